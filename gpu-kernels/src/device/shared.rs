@@ -1,0 +1,41 @@
+//! Dynamic shared memory and block-wide barriers.
+//!
+//! Rust has no address-space qualifiers, so shared memory is reached the way PTX spells it:
+//! one `.extern .shared` array declared once for the whole module, sized per launch by the
+//! host (the launch's `shared_mem_bytes`), and converted to a generic pointer with `cvta`.
+//! Every kernel that uses shared memory carves its own layout out of that one array.
+
+use core::arch::{asm, global_asm, nvptx};
+
+global_asm!(".extern .shared .align 16 .b8 riptide_dynamic_smem[];");
+
+/// Pointer to the start of this block's dynamic shared memory, 16-byte aligned.
+///
+/// The pointer itself is always valid to compute; how many bytes behind it exist is what
+/// the host passed as `shared_mem_bytes` for this launch.
+#[inline(always)]
+pub fn dynamic_shared<T>() -> *mut T {
+    let p: u64;
+    // SAFETY: `cvta.shared` converts the address of a declared shared symbol to a generic
+    // address; it reads and writes no memory.
+    unsafe {
+        asm!(
+            "cvta.shared.u64 {p}, riptide_dynamic_smem;",
+            p = out(reg64) p,
+            options(pure, nomem, nostack),
+        );
+    }
+    p as *mut T
+}
+
+/// Waits until every thread of the block has reached this barrier, and makes their
+/// earlier shared- and global-memory writes visible to each other (`bar.sync 0`).
+///
+/// # Safety
+/// Every non-exited thread of the block must reach the same barrier call: calling it from
+/// a branch that only some threads take deadlocks or corrupts the block's execution.
+#[inline(always)]
+pub unsafe fn sync_threads() {
+    // SAFETY: the caller guarantees that the whole block reaches this call.
+    unsafe { nvptx::_syncthreads() }
+}

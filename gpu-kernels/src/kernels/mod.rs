@@ -1,0 +1,5 @@
+//! Kernel entry points, one file per kernel family. Each entry's name is its constant in
+//! [`crate::entries`]; its documentation states shapes, layout, thread mapping and the
+//! `# Safety` contract its host launcher checks before launching.
+
+mod elementwise;

@@ -1,0 +1,13 @@
+//! riptide: CUDA stream concurrency in Rust.
+//!
+//! This crate is the facade: it embeds the PTX that the build compiled from `gpu-kernels`
+//! and re-exports the orchestration library, `riptide-host`.
+
+pub use riptide_host as host;
+
+/// The PTX compiled from the `gpu-kernels` crate by `build.rs`.
+pub const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/riptide_kernels.ptx"));
+
+/// The target architecture the embedded PTX was compiled for (`RIPTIDE_PTX_ARCH` at build
+/// time, `sm_80` by default).
+pub const PTX_ARCH: &str = env!("RIPTIDE_PTX_ARCH");
