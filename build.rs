@@ -29,8 +29,14 @@ fn build() -> Result<(), String> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").map_err(|e| e.to_string())?);
     let out_dir = PathBuf::from(env::var("OUT_DIR").map_err(|e| e.to_string())?);
     let kernels_dir = manifest_dir.join("gpu-kernels");
-    println!("cargo:rerun-if-changed={}", kernels_dir.join("src").display());
-    println!("cargo:rerun-if-changed={}", kernels_dir.join("Cargo.toml").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        kernels_dir.join("src").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        kernels_dir.join("Cargo.toml").display()
+    );
     println!("cargo:rerun-if-env-changed={ARCH_VAR}");
 
     let arch = env::var(ARCH_VAR).unwrap_or_else(|_| DEFAULT_ARCH.to_owned());
@@ -76,7 +82,14 @@ fn run_nested_cargo(kernels_dir: &Path, target_dir: &Path, arch: &str) -> Result
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(kernels_dir)
-        .args(["rustc", "--release", "--lib", "--target", TARGET, "-Zbuild-std=core"])
+        .args([
+            "rustc",
+            "--release",
+            "--lib",
+            "--target",
+            TARGET,
+            "-Zbuild-std=core",
+        ])
         .arg("--manifest-path")
         .arg(kernels_dir.join("Cargo.toml"))
         .arg("--target-dir")
@@ -125,8 +138,13 @@ fn find_asm(deps: &Path) -> Result<PathBuf, String> {
         .collect();
     match found.as_slice() {
         [one] => Ok(one.clone()),
-        [] => Err(format!("the nvptx64 build emitted no PTX file in {}", deps.display())),
-        many => Err(format!("the nvptx64 build left several PTX files: {many:?}")),
+        [] => Err(format!(
+            "the nvptx64 build emitted no PTX file in {}",
+            deps.display()
+        )),
+        many => Err(format!(
+            "the nvptx64 build left several PTX files: {many:?}"
+        )),
     }
 }
 
@@ -142,8 +160,14 @@ fn check_ptx(ptx: &str) -> Result<(), String> {
         ));
     }
     let present: Vec<&str> = entries::ptx_entry_names(ptx).collect();
-    let missing: Vec<&&str> = entries::ALL.iter().filter(|n| !present.contains(n)).collect();
-    let unlisted: Vec<&&str> = present.iter().filter(|n| !entries::ALL.contains(n)).collect();
+    let missing: Vec<&&str> = entries::ALL
+        .iter()
+        .filter(|n| !present.contains(n))
+        .collect();
+    let unlisted: Vec<&&str> = present
+        .iter()
+        .filter(|n| !entries::ALL.contains(n))
+        .collect();
     if !missing.is_empty() || !unlisted.is_empty() {
         return Err(format!(
             "the PTX entry points differ from gpu_kernels::entries::ALL.\n  listed but not in \

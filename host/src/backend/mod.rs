@@ -1,0 +1,190 @@
+//! The narrow waist: devices, streams, events, buffers, copies and launches, written once
+//! for every backend.
+//!
+//! | type | what it is |
+//! |---|---|
+//! | [`Device`] | a CUDA GPU or an emulated CPU device; allocates, makes streams and events |
+//! | [`Stream`] | an in-order queue of copies, kernels, memsets and host callbacks |
+//! | [`Event`] | a marker recorded on one stream that others (or the host) wait on |
+//! | [`DeviceBuffer`], [`PinnedBuffer`] | typed device memory and copy-ready host memory |
+//!
+//! Everything above this module (pipeline, graphs, multi-device planner) uses only these
+//! types, so it runs unchanged on [`cuda`] and on [`cpu`]. Each handle dispatches to its
+//! backend through a small enum; combining handles of different backends is an error, not a
+//! crash.
+
+pub mod cpu;
+pub mod cuda;
+pub(crate) mod info;
+pub(crate) mod memory;
+mod select;
+mod stream;
+
+pub use info::{BackendKind, DeviceInfo};
+pub use memory::{
+    DeviceBuffer, DeviceRead, DeviceSlice, DeviceSliceMut, DeviceWrite, HostMut, HostRead, HostRef,
+    HostWrite, PinnedBuffer, PinnedSlice, PinnedSliceMut,
+};
+pub use select::{BACKEND_ENV, BackendChoice, cuda_device_count, open_devices};
+pub use stream::{Event, Stream};
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::element::Element;
+use crate::error::Result;
+use memory::{DeviceMem, DeviceMemory, HostMemory, HostOwner, next_allocation_id};
+
+/// A device: a CUDA GPU, or an emulated device of the CPU backend. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub(crate) inner: DeviceImpl,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum DeviceImpl {
+    Cuda(Arc<cuda::CudaDevice>),
+    Cpu(Arc<cpu::CpuDevice>),
+}
+
+impl Device {
+    /// Opens CUDA device `ordinal` and loads riptide's kernels from `ptx`.
+    pub fn cuda(ordinal: usize, ptx: &str) -> Result<Device> {
+        let device = cuda::CudaDevice::open(ordinal, ptx, gpu_kernels::entries::ALL)?;
+        Ok(Device {
+            inner: DeviceImpl::Cuda(Arc::new(device)),
+        })
+    }
+
+    /// One emulated device on the CPU backend.
+    pub fn cpu(config: cpu::CpuConfig) -> Device {
+        cpu::CpuRuntime::new(config, 1)
+            .devices()
+            .pop()
+            .expect("a runtime of one device has one device")
+    }
+
+    /// The backend running this device.
+    pub fn backend(&self) -> BackendKind {
+        match &self.inner {
+            DeviceImpl::Cuda(_) => BackendKind::Cuda,
+            DeviceImpl::Cpu(_) => BackendKind::Cpu,
+        }
+    }
+
+    /// Name, capabilities and limits.
+    pub fn info(&self) -> &DeviceInfo {
+        match &self.inner {
+            DeviceImpl::Cuda(d) => &d.info,
+            DeviceImpl::Cpu(d) => d.info(),
+        }
+    }
+
+    /// The device's ordinal within its backend.
+    pub fn ordinal(&self) -> usize {
+        self.info().ordinal
+    }
+
+    /// Free and total device memory in bytes.
+    pub fn memory_info(&self) -> Result<(usize, usize)> {
+        match &self.inner {
+            DeviceImpl::Cuda(d) => d.memory_info(),
+            DeviceImpl::Cpu(d) => Ok(d.memory_info()),
+        }
+    }
+
+    /// The CPU backend's device, when this is one (for hazard reports and simulated time).
+    pub fn as_cpu(&self) -> Option<&cpu::CpuDevice> {
+        match &self.inner {
+            DeviceImpl::Cpu(d) => Some(d),
+            DeviceImpl::Cuda(_) => None,
+        }
+    }
+
+    /// Registers per thread the driver compiled a built-in kernel to (CUDA only).
+    pub fn kernel_registers(&self, entry: &str) -> Result<Option<u32>> {
+        match &self.inner {
+            DeviceImpl::Cuda(d) => d.registers(entry).map(Some),
+            DeviceImpl::Cpu(_) => Ok(None),
+        }
+    }
+
+    /// A new stream.
+    pub fn stream(&self) -> Result<Stream> {
+        Stream::new(self)
+    }
+
+    /// A new event; `timing` enables [`Event::elapsed_ms`] (CUDA events without timing are
+    /// cheaper to record and wait on).
+    pub fn event(&self, timing: bool) -> Result<Event> {
+        Event::new(self, timing)
+    }
+
+    /// Allocates `len` elements of device memory. The contents are unspecified until written.
+    pub fn alloc<T: Element>(&self, len: usize, label: &str) -> Result<DeviceBuffer<T>> {
+        let bytes = len.checked_mul(size_of::<T>()).ok_or_else(|| {
+            crate::Error::limit(
+                format!("{label}: allocation bytes"),
+                u64::MAX,
+                usize::MAX as u64,
+            )
+        })?;
+        let mem = match &self.inner {
+            DeviceImpl::Cuda(d) => DeviceMem::Cuda(d.alloc(bytes)?),
+            DeviceImpl::Cpu(d) => DeviceMem::Cpu(d.alloc(bytes)?),
+        };
+        Ok(DeviceBuffer {
+            mem: Arc::new(DeviceMemory {
+                id: next_allocation_id(),
+                device: self.ordinal(),
+                label: label.to_owned(),
+                mem,
+            }),
+            len,
+            _type: PhantomData,
+        })
+    }
+
+    /// Allocates `len` zeroed elements of host memory the device copies to and from
+    /// asynchronously (page-locked on CUDA).
+    pub fn alloc_pinned<T: Element>(&self, len: usize, label: &str) -> Result<PinnedBuffer<T>> {
+        let bytes = len.checked_mul(size_of::<T>()).ok_or_else(|| {
+            crate::Error::limit(
+                format!("{label}: allocation bytes"),
+                u64::MAX,
+                usize::MAX as u64,
+            )
+        })?;
+        let (ptr, owner) = match &self.inner {
+            DeviceImpl::Cuda(d) => {
+                let (ptr, alloc) = d.alloc_pinned(bytes)?;
+                (ptr, HostOwner::Cuda(alloc))
+            }
+            DeviceImpl::Cpu(d) => {
+                let (ptr, alloc) = d.alloc_host(bytes)?;
+                (ptr, HostOwner::Cpu(alloc))
+            }
+        };
+        Ok(PinnedBuffer {
+            mem: Arc::new(HostMemory {
+                id: next_allocation_id(),
+                bytes,
+                label: label.to_owned(),
+                ptr,
+                lock: Default::default(),
+                pending: Default::default(),
+                owner,
+            }),
+            len,
+            _type: PhantomData,
+        })
+    }
+
+    /// Waits for all work queued on the device.
+    pub fn synchronize(&self) -> Result<()> {
+        match &self.inner {
+            DeviceImpl::Cuda(d) => d.synchronize(),
+            DeviceImpl::Cpu(d) => d.synchronize(),
+        }
+    }
+}

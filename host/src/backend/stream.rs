@@ -1,0 +1,311 @@
+//! Streams and events: the ordering primitives every orchestration layer builds on.
+//!
+//! Work queued on one [`Stream`] runs in order; work on different streams may run at once
+//! unless an [`Event`] recorded on one is waited on by the other. The host is ordered after
+//! device work only by [`Stream::synchronize`], [`Event::synchronize`], a successful
+//! [`Event::query`] or [`Device::synchronize`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cudarc::driver::CudaEvent;
+
+use crate::backend::memory::{DevRange, HostRange, Pending};
+use crate::backend::{Device, DeviceImpl, DeviceRead, DeviceWrite, HostRead, HostWrite, cpu, cuda};
+use crate::element::Element;
+use crate::error::{Error, Result};
+use crate::launch::KernelLaunch;
+
+static NEXT_STREAM_ID: AtomicU64 = AtomicU64::new(1);
+
+/// An in-order queue of device work.
+#[derive(Debug)]
+pub struct Stream {
+    device: Device,
+    id: u64,
+    inner: StreamImpl,
+}
+
+#[derive(Debug)]
+enum StreamImpl {
+    Cuda(cuda::CudaStreamHandle),
+    Cpu(cpu::CpuStream),
+}
+
+impl Stream {
+    pub(crate) fn new(device: &Device) -> Result<Stream> {
+        let inner = match &device.inner {
+            DeviceImpl::Cuda(d) => StreamImpl::Cuda(d.new_stream()?),
+            DeviceImpl::Cpu(d) => StreamImpl::Cpu(d.new_stream()?),
+        };
+        Ok(Stream {
+            device: device.clone(),
+            id: NEXT_STREAM_ID.fetch_add(1, Ordering::Relaxed),
+            inner,
+        })
+    }
+
+    /// The device the stream belongs to.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// A process-unique id, used in traces and hazard reports.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn check_device(&self, what: &str, range: &DevRange) -> Result<()> {
+        if range.mem.device != self.device.ordinal() || !same_backend(&self.inner, range) {
+            return Err(Error::DeviceMismatch(format!(
+                "{what}: buffer {:?} lives on {} device {} but the stream belongs to {} device {}",
+                range.mem.label,
+                backend_of(range),
+                range.mem.device,
+                self.device.backend(),
+                self.device.ordinal()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Queues a copy of `src` (host) into `dst` (device); lengths must match.
+    pub fn copy_to_device<T: Element>(
+        &self,
+        src: impl HostRead<T>,
+        dst: impl DeviceWrite<T>,
+    ) -> Result<()> {
+        if src.elements() != dst.elements() {
+            return Err(Error::length(
+                "copy to device: destination",
+                src.elements(),
+                dst.elements(),
+            ));
+        }
+        let (src, dst) = (src.host_range(), dst.dev_range());
+        self.check_device("copy to device", &dst)?;
+        if src.bytes == 0 {
+            return Ok(());
+        }
+        match &self.inner {
+            StreamImpl::Cuda(s) => {
+                s.copy_h2d(&src, &dst)?;
+                src.mem.add_pending(self.id, Pending::Cuda(s.fence()?));
+                Ok(())
+            }
+            StreamImpl::Cpu(s) => s.copy_h2d(src, dst),
+        }
+    }
+
+    /// Queues a copy of `src` (device) into `dst` (host); lengths must match.
+    pub fn copy_to_host<T: Element>(
+        &self,
+        src: impl DeviceRead<T>,
+        dst: impl HostWrite<T>,
+    ) -> Result<()> {
+        if src.elements() != dst.elements() {
+            return Err(Error::length(
+                "copy to host: destination",
+                src.elements(),
+                dst.elements(),
+            ));
+        }
+        let (src, dst) = (src.dev_range(), dst.host_range());
+        self.check_device("copy to host", &src)?;
+        if src.bytes == 0 {
+            return Ok(());
+        }
+        match &self.inner {
+            StreamImpl::Cuda(s) => {
+                s.copy_d2h(&src, &dst)?;
+                dst.mem.add_pending(self.id, Pending::Cuda(s.fence()?));
+                Ok(())
+            }
+            StreamImpl::Cpu(s) => s.copy_d2h(src, dst),
+        }
+    }
+
+    /// Queues a device-to-device copy; `src` may live on another device of the same backend
+    /// (a peer copy).
+    pub fn copy_on_device<T: Element>(
+        &self,
+        src: impl DeviceRead<T>,
+        dst: impl DeviceWrite<T>,
+    ) -> Result<()> {
+        if src.elements() != dst.elements() {
+            return Err(Error::length(
+                "device copy: destination",
+                src.elements(),
+                dst.elements(),
+            ));
+        }
+        let (src, dst) = (src.dev_range(), dst.dev_range());
+        self.check_device("device copy", &dst)?;
+        if !same_backend(&self.inner, &src) {
+            return Err(Error::DeviceMismatch(format!(
+                "device copy: source {:?} belongs to another backend",
+                src.mem.label
+            )));
+        }
+        if src.bytes == 0 {
+            return Ok(());
+        }
+        match &self.inner {
+            StreamImpl::Cuda(s) => s.copy_d2d(&src, &dst),
+            StreamImpl::Cpu(s) => s.copy_d2d(src, dst),
+        }
+    }
+
+    /// Queues setting every byte of `dst` to zero.
+    pub fn fill_zero<T: Element>(&self, dst: impl DeviceWrite<T>) -> Result<()> {
+        let dst = dst.dev_range();
+        self.check_device("fill", &dst)?;
+        if dst.bytes == 0 {
+            return Ok(());
+        }
+        match &self.inner {
+            StreamImpl::Cuda(s) => s.memset(&dst, 0),
+            StreamImpl::Cpu(s) => s.memset(dst, 0),
+        }
+    }
+
+    /// Queues a kernel launch built by a typed launcher.
+    pub fn launch(&self, launch: &KernelLaunch) -> Result<()> {
+        launch
+            .config
+            .check(launch.kernel.name(), &self.device.info().limits)?;
+        for b in launch.buffers() {
+            self.check_device(launch.kernel.name(), &b.range)?;
+        }
+        match (&self.inner, &self.device.inner) {
+            (StreamImpl::Cuda(s), DeviceImpl::Cuda(d)) => s.launch(d, launch),
+            (StreamImpl::Cpu(s), _) => s.launch(launch.clone()),
+            _ => unreachable!("a stream's backend is its device's backend"),
+        }
+    }
+
+    /// Marks the current end of the stream in `event`.
+    pub fn record(&self, event: &Event) -> Result<()> {
+        match (&self.inner, &event.inner) {
+            (StreamImpl::Cuda(s), EventImpl::Cuda(e)) => s.record(e),
+            (StreamImpl::Cpu(s), EventImpl::Cpu(e)) => s.record(e),
+            _ => Err(mixed("record")),
+        }
+    }
+
+    /// Makes later work on this stream wait until `event`'s last recorded point completes
+    /// (the event may belong to another device of the same backend).
+    pub fn wait(&self, event: &Event) -> Result<()> {
+        match (&self.inner, &event.inner) {
+            (StreamImpl::Cuda(s), EventImpl::Cuda(e)) => s.wait(e),
+            (StreamImpl::Cpu(s), EventImpl::Cpu(e)) => s.wait(e),
+            _ => Err(mixed("wait")),
+        }
+    }
+
+    /// Queues `f` to run on a host thread once earlier work on the stream completes. `f` must
+    /// not queue device work or block on it.
+    pub fn host_fn(&self, f: impl FnOnce() + Send + 'static) -> Result<()> {
+        match &self.inner {
+            StreamImpl::Cuda(s) => s.host_fn(Box::new(f)),
+            StreamImpl::Cpu(s) => s.host_fn(Box::new(f)),
+        }
+    }
+
+    /// Blocks the host until all work queued on the stream completes.
+    pub fn synchronize(&self) -> Result<()> {
+        match &self.inner {
+            StreamImpl::Cuda(s) => s.synchronize(),
+            StreamImpl::Cpu(s) => s.synchronize(),
+        }
+    }
+}
+
+fn same_backend(stream: &StreamImpl, range: &DevRange) -> bool {
+    matches!(
+        (stream, &range.mem.mem),
+        (
+            StreamImpl::Cuda(_),
+            crate::backend::memory::DeviceMem::Cuda(_)
+        ) | (
+            StreamImpl::Cpu(_),
+            crate::backend::memory::DeviceMem::Cpu(_)
+        )
+    )
+}
+
+fn backend_of(range: &DevRange) -> &'static str {
+    match &range.mem.mem {
+        crate::backend::memory::DeviceMem::Cuda(_) => "cuda",
+        crate::backend::memory::DeviceMem::Cpu(_) => "cpu",
+    }
+}
+
+fn mixed(what: &str) -> Error {
+    Error::DeviceMismatch(format!(
+        "{what}: the stream and the event belong to different backends"
+    ))
+}
+
+/// A point in a stream's work that other streams and the host can wait for.
+#[derive(Debug)]
+pub struct Event {
+    inner: EventImpl,
+}
+
+#[derive(Debug)]
+enum EventImpl {
+    Cuda(CudaEvent),
+    Cpu(Arc<cpu::CpuEvent>),
+}
+
+impl Event {
+    pub(crate) fn new(device: &Device, timing: bool) -> Result<Event> {
+        let inner = match &device.inner {
+            DeviceImpl::Cuda(d) => EventImpl::Cuda(d.new_event(timing)?),
+            DeviceImpl::Cpu(d) => EventImpl::Cpu(d.new_event(timing)),
+        };
+        Ok(Event { inner })
+    }
+
+    /// Whether the recorded work has completed (true for a never-recorded event). A `true`
+    /// orders the host after that work.
+    pub fn query(&self) -> Result<bool> {
+        match &self.inner {
+            EventImpl::Cuda(e) => e
+                .try_is_complete()
+                .map_err(|err| cuda::raw::driver_error("cuEventQuery", err)),
+            EventImpl::Cpu(e) => e.query(),
+        }
+    }
+
+    /// Blocks the host until the recorded work completes.
+    pub fn synchronize(&self) -> Result<()> {
+        match &self.inner {
+            EventImpl::Cuda(e) => e
+                .synchronize()
+                .map_err(|err| cuda::raw::driver_error("cuEventSynchronize", err)),
+            EventImpl::Cpu(e) => e.synchronize(),
+        }
+    }
+
+    /// Milliseconds from this event to `end` (both recorded, completed, with timing on). On
+    /// the CPU backend with a timing model this is simulated device time.
+    pub fn elapsed_ms(&self, end: &Event) -> Result<f32> {
+        match (&self.inner, &end.inner) {
+            (EventImpl::Cuda(a), EventImpl::Cuda(b)) => a
+                .elapsed_ms(b)
+                .map_err(|err| cuda::raw::driver_error("cuEventElapsedTime", err)),
+            (EventImpl::Cpu(a), EventImpl::Cpu(b)) => a.elapsed_ms(b),
+            _ => Err(mixed("elapsed time")),
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Stream>();
+    check::<Event>();
+    check::<HostRange>();
+}

@@ -1,0 +1,161 @@
+//! The one error type of the host library.
+//!
+//! Every fallible operation returns [`Result`]. Variants carry the context a user needs to
+//! act on the error — which operation, which buffer or kernel, the numbers that disagree —
+//! and the CLI maps each [`ErrorKind`] to its own exit code.
+
+use std::fmt;
+
+/// Result alias used throughout the host library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in riptide's host library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No CUDA device can be used; `reason` says why (no driver library, no device, init failed).
+    #[error("no CUDA device: {reason}")]
+    NoCudaDevice {
+        /// Why no device is usable.
+        reason: String,
+    },
+
+    /// A CUDA driver call failed.
+    #[error("CUDA driver call {call} failed: {message}")]
+    Driver {
+        /// The driver operation, e.g. `cuMemAlloc`.
+        call: &'static str,
+        /// The driver's error name and description.
+        message: String,
+        /// The raw `CUresult` code.
+        code: u32,
+    },
+
+    /// The PTX module failed to load (JIT compilation error, unsupported architecture).
+    #[error("loading PTX module failed: {message}")]
+    ModuleLoad {
+        /// The driver's error and the JIT log.
+        message: String,
+    },
+
+    /// A kernel entry expected in a loaded module is missing.
+    #[error("kernel {name} is not in the loaded PTX module")]
+    MissingKernel {
+        /// The entry name.
+        name: String,
+    },
+
+    /// Two lengths that must agree do not.
+    #[error("{what}: expected {expected} elements, got {actual}")]
+    LengthMismatch {
+        /// What was being checked, e.g. "axpby: y".
+        what: String,
+        /// The required length.
+        expected: usize,
+        /// The length given.
+        actual: usize,
+    },
+
+    /// A launch or size exceeds a device limit.
+    #[error("{what}: requested {requested}, device limit {max}")]
+    LimitExceeded {
+        /// The limited quantity, e.g. "block threads".
+        what: String,
+        /// What was asked for.
+        requested: u64,
+        /// The limit.
+        max: u64,
+    },
+
+    /// An argument is invalid for a reason other than a length or limit.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// A range lies outside the buffer it indexes.
+    #[error("range {start}..{end} is outside a buffer of {len} elements")]
+    OutOfRange {
+        /// Start of the requested range.
+        start: usize,
+        /// End of the requested range.
+        end: usize,
+        /// Length of the buffer.
+        len: usize,
+    },
+
+    /// Objects from different devices or backends were combined in one operation.
+    #[error("{0}")]
+    DeviceMismatch(String),
+
+    /// Allocating device or pinned memory failed.
+    #[error("out of {kind} memory allocating {bytes} bytes")]
+    OutOfMemory {
+        /// "device" or "pinned host".
+        kind: &'static str,
+        /// The size of the failed request.
+        bytes: usize,
+    },
+
+    /// The emulated CPU backend found a race between operations (hazard-check mode).
+    #[error("{count} hazard(s) found; first: {first}")]
+    Hazards {
+        /// How many hazards were reported.
+        count: usize,
+        /// The first report, in full.
+        first: String,
+    },
+
+    /// A failure inside a backend worker (an emulated kernel returned an error, a worker died).
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// Coarse classification of an [`Error`], one per CLI exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The user asked for something invalid (lengths, ranges, arguments, limits).
+    InvalidInput,
+    /// No usable GPU.
+    NoDevice,
+    /// The driver, a kernel or a backend failed while running.
+    Device,
+    /// Memory ran out.
+    OutOfMemory,
+    /// A race detector found hazards.
+    Hazard,
+}
+
+impl Error {
+    /// The class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NoCudaDevice { .. } => ErrorKind::NoDevice,
+            Error::Driver { .. } | Error::ModuleLoad { .. } | Error::MissingKernel { .. } => {
+                ErrorKind::Device
+            }
+            Error::Backend(_) => ErrorKind::Device,
+            Error::LengthMismatch { .. }
+            | Error::LimitExceeded { .. }
+            | Error::InvalidArgument(_)
+            | Error::OutOfRange { .. }
+            | Error::DeviceMismatch(_) => ErrorKind::InvalidInput,
+            Error::OutOfMemory { .. } => ErrorKind::OutOfMemory,
+            Error::Hazards { .. } => ErrorKind::Hazard,
+        }
+    }
+
+    pub(crate) fn length(what: impl fmt::Display, expected: usize, actual: usize) -> Self {
+        Error::LengthMismatch {
+            what: what.to_string(),
+            expected,
+            actual,
+        }
+    }
+
+    pub(crate) fn limit(what: impl fmt::Display, requested: u64, max: u64) -> Self {
+        Error::LimitExceeded {
+            what: what.to_string(),
+            requested,
+            max,
+        }
+    }
+}

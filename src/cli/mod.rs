@@ -1,0 +1,34 @@
+//! What the `riptide` binary does, one module per subcommand, kept in the library so tests
+//! can drive it without spawning processes.
+
+pub mod devices;
+
+use riptide_host::{Error, ErrorKind};
+
+/// Exit code for an error: 2 invalid input, 3 no CUDA device, 4 device or backend failure,
+/// 5 out of memory, 6 hazards found.
+pub fn exit_code(err: &Error) -> u8 {
+    match err.kind() {
+        ErrorKind::InvalidInput => 2,
+        ErrorKind::NoDevice => 3,
+        ErrorKind::Device => 4,
+        ErrorKind::OutOfMemory => 5,
+        ErrorKind::Hazard => 6,
+    }
+}
+
+/// Sends `tracing` output to stderr at a level set by `-v` flags or `RUST_LOG`.
+pub fn init_logging(verbosity: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbosity {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
