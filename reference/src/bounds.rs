@@ -89,16 +89,17 @@ pub fn sgemm_bound(abs_sum: f64, k: usize, alpha: f32) -> f64 {
 }
 
 /// Relative bound on `|gpu − e^v| / e^v` for `map_chain`: the spec's
-/// `2^-22 + |v·log2 e|·u·ln 2 + u`, plus [`EXP_SLACK`].
+/// `2^-22 + |v·log2 e|·2u·ln 2 + u`, plus [`EXP_SLACK`].
 ///
-/// The GPU computes `t = fl(v·log2 e) = v·log2 e·(1 + δ)`, then `2^t` through
-/// `ex2.approx.f32` (relative error `≤ 2^-22`), then rounds to f32 (`≤ u`). `2^t` differs
-/// from `e^v` by the factor `2^(v·log2 e·δ)`, a relative error of about
-/// `|v·log2 e|·u·ln 2`; the three factors multiply, and to first order their errors add.
+/// The GPU computes `t = fl(v·L)` with `L` the f32 constant `LOG2_E`, itself `log2 e·(1+ε)`
+/// with `|ε| ≤ 0.23u`, so `t = v·log2 e·(1 + δ)` with `|δ| ≤ u + 0.23u < 2u`; then `2^t`
+/// through `ex2.approx.f32` (relative error `≤ 2^-22`), then a rounding to f32 (`≤ u`).
+/// `2^t` differs from `e^v` by the factor `2^(v·log2 e·δ)`, a relative error of about
+/// `|v·log2 e|·2u·ln 2`; the three factors multiply, and to first order their errors add.
 /// Only meaningful for finite `v`.
 pub fn exp_rel_bound(v: f32) -> f64 {
     let t = f64::from(v) * std::f64::consts::LOG2_E;
-    2f64.powi(-22) + t.abs() * U * std::f64::consts::LN_2 + U + EXP_SLACK
+    2f64.powi(-22) + t.abs() * 2.0 * U * std::f64::consts::LN_2 + U + EXP_SLACK
 }
 
 /// An accurate reference for a value the GPU computes as an f32 sum: the sum itself and

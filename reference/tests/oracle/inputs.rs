@@ -163,7 +163,12 @@ pub(crate) fn close(a: f64, b: f64, tol: f64) -> bool {
     }
 }
 
-/// The bit patterns of an f32 slice, for exact comparisons that distinguish ±0 and NaNs.
+/// The bit patterns of an f32 slice for exact comparisons that distinguish ±0, with every
+/// NaN mapped to one canonical pattern: IEEE 754 leaves which NaN payload (and sign) an
+/// operation propagates to the implementation — LLVM may commute the operands of `a + b`,
+/// and a GPU returns its canonical NaN — so no kernel's result specifies it.
 pub(crate) fn bits(x: &[f32]) -> Vec<u32> {
-    x.iter().map(|v| v.to_bits()).collect()
+    x.iter()
+        .map(|v| if v.is_nan() { f32::NAN.to_bits() } else { v.to_bits() })
+        .collect()
 }
