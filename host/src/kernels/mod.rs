@@ -8,11 +8,29 @@
 
 pub mod catalogue;
 mod elementwise;
+mod gemm;
+mod histogram;
+mod reduce;
+mod scan;
+mod stencil;
+mod transpose;
 
-pub use elementwise::axpby;
+pub use elementwise::{MapChain, axpby, compute, compute_in_place, map_chain, map_chain_in_place};
+pub use gemm::{Shape as GemmShape, sgemm};
+pub use histogram::{histogram_f32, histogram_u32};
+pub use reduce::{MinMaxElement, ReduceScratch, SumElement, dot, max, min, sum};
+pub use scan::{ScanElement, ScanKind, ScanScratch, scan, scan_in_place};
+pub use stencil::{StencilBlock, jacobi5};
+pub use transpose::{Word32, transpose};
 
 use crate::backend::Stream;
+use crate::error::Error;
 use crate::launch::{Dim3, LaunchConfig};
+
+/// A reference-implementation error inside a CPU kernel, as a backend error.
+pub(crate) fn backend_error(e: impl std::fmt::Display) -> Error {
+    Error::Backend(format!("CPU kernel: {e}"))
+}
 
 /// Resident blocks per multiprocessor the grid-stride launchers aim for: enough to hide
 /// memory latency without launching blocks that would only wait.
