@@ -64,3 +64,37 @@ pub unsafe fn store_f32x4(dst: *mut F32x4, value: F32x4) {
         );
     }
 }
+
+/// Copies 16 bytes from global memory at `src` to the shared-window address `dst` (see
+/// [`crate::device::state_space`]) without passing through registers
+/// (`cp.async.cg.shared.global`, sm_80 and later; cached in L2 only). The copy completes
+/// asynchronously: the data is there only after this thread's [`wait_async_copies`].
+///
+/// # Safety
+/// `src` must point to 16 readable, 16-byte-aligned bytes of global memory; `dst` must be
+/// a 16-byte-aligned shared address inside the launch's dynamic shared memory that no
+/// thread accesses until this thread's [`wait_async_copies`] (other threads: and a barrier
+/// after it).
+#[inline(always)]
+pub unsafe fn copy_async_16(dst: u32, src: *const u32) {
+    // SAFETY: the caller guarantees both addresses and the absence of other accesses.
+    unsafe {
+        asm!(
+            "cp.async.cg.shared.global [{d}], [{s}], 16;",
+            d = in(reg32) dst, s = in(reg64) src,
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
+/// Waits until every [`copy_async_16`] this thread issued has landed in shared memory and
+/// is visible to it (`cp.async.wait_all`).
+///
+/// # Safety
+/// Always sound to execute; `unsafe` because it orders shared-memory accesses that the
+/// caller relies on (other threads see the copies only after a barrier that follows it).
+#[inline(always)]
+pub unsafe fn wait_async_copies() {
+    // SAFETY: a wait; it names no memory.
+    unsafe { asm!("cp.async.wait_all;", options(nostack, preserves_flags)) };
+}

@@ -19,4 +19,5 @@ pub mod index;
 pub mod math;
 pub mod memory;
 pub mod shared;
+pub mod state_space;
 pub mod warp;

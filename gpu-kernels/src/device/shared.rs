@@ -5,7 +5,7 @@
 //! host (the launch's `shared_mem_bytes`), and converted to a generic pointer with `cvta`.
 //! Every kernel that uses shared memory carves its own layout out of that one array.
 
-use core::arch::{asm, global_asm, nvptx};
+use core::arch::{asm, global_asm};
 
 global_asm!(".extern .shared .align 16 .b8 riptide_dynamic_smem[];");
 
@@ -29,13 +29,19 @@ pub fn dynamic_shared<T>() -> *mut T {
 }
 
 /// Waits until every thread of the block has reached this barrier, and makes their
-/// earlier shared- and global-memory writes visible to each other (`bar.sync 0`).
+/// earlier shared- and global-memory writes visible to each other.
+///
+/// Emitted as `barrier.sync 0`, the non-`.aligned` form (sm_70 and later): `bar.sync` is
+/// `barrier.sync.aligned`, which requires every thread of a warp to execute the *same*
+/// instruction, and LLVM may tail-duplicate a barrier that follows a thread-dependent branch
+/// (e.g. `if tid == 0 { … }` then the barrier) into both arms (rust-lang/rust#137086). The
+/// non-aligned form stays correct when that happens and costs the same when it does not.
 ///
 /// # Safety
-/// Every non-exited thread of the block must reach the same barrier call: calling it from
-/// a branch that only some threads take deadlocks or corrupts the block's execution.
+/// Every non-exited thread of the block must reach a barrier of this kind the same number of
+/// times (possibly at different call sites); otherwise the block deadlocks.
 #[inline(always)]
 pub unsafe fn sync_threads() {
-    // SAFETY: the caller guarantees that the whole block reaches this call.
-    unsafe { nvptx::_syncthreads() }
+    // SAFETY: the caller guarantees that every thread of the block arrives.
+    unsafe { asm!("barrier.sync 0;", options(nostack, preserves_flags)) };
 }

@@ -21,7 +21,7 @@ fn aligned16(pointers: &[usize]) -> bool {
 /// `x` must be valid for reading and `y` for reading and writing `len` `f32`s each; `x` and
 /// `y` must not overlap unless they are equal.
 #[unsafe(no_mangle)]
-pub unsafe extern "ptx-kernel" fn riptide_axpby_f32(
+pub(crate) unsafe extern "ptx-kernel" fn riptide_axpby_f32(
     x: *const f32,
     y: *mut f32,
     len: usize,
@@ -29,7 +29,7 @@ pub unsafe extern "ptx-kernel" fn riptide_axpby_f32(
     b: f32,
 ) {
     let mut scalar_from = 0;
-    if aligned16(&[x as usize, y as usize]) && x != y as *const f32 {
+    if aligned16(&[x as usize, y as usize]) && x as usize != y as usize {
         let groups = len / 4;
         for g in grid_stride(groups) {
             // SAFETY: `g < len / 4`, so all four lanes are in bounds; both pointers are

@@ -3,3 +3,10 @@
 //! `# Safety` contract its host launcher checks before launching.
 
 mod elementwise;
+mod gemm;
+mod histogram;
+mod map;
+mod reduce;
+mod scan;
+mod stencil;
+mod transpose;
