@@ -5,6 +5,7 @@
 //! | [`backend`] | devices, streams, events, buffers: the interface every layer above is written against, with a CUDA and an emulated CPU implementation |
 //! | [`launch`] | a kernel launch described once for every backend |
 //! | [`kernels`] | one typed launcher per built-in kernel |
+//! | [`pipeline`] | chunked multi-stream streaming of data larger than device memory |
 //! | [`error`] | the one error type |
 //!
 //! Data flows one way: a planner builds work from these types, the backend runs it. Nothing
@@ -15,6 +16,8 @@ pub mod element;
 pub mod error;
 pub mod kernels;
 pub mod launch;
+pub mod measure;
+pub mod pipeline;
 
 pub use backend::{
     BackendChoice, BackendKind, Device, DeviceBuffer, DeviceInfo, DeviceRead, DeviceSlice,

@@ -212,6 +212,27 @@ impl Stream {
         }
     }
 
+    /// Copies `src` to a new host vector: queues the copy through a pinned staging buffer
+    /// and waits for the stream (a convenience for small results, not for streaming).
+    pub fn download<T: Element>(&self, src: impl DeviceRead<T>) -> Result<Vec<T>> {
+        let mut staging = self
+            .device
+            .alloc_pinned::<T>(src.elements(), "download staging")?;
+        self.copy_to_host(src, &mut staging)?;
+        self.synchronize()?;
+        Ok(staging.read()?.to_vec())
+    }
+
+    /// Copies `data` into `dst` through a pinned staging buffer and waits for the stream.
+    pub fn upload<T: Element>(&self, data: &[T], dst: impl DeviceWrite<T>) -> Result<()> {
+        let mut staging = self
+            .device
+            .alloc_pinned::<T>(data.len(), "upload staging")?;
+        staging.write()?.copy_from_slice(data);
+        self.copy_to_device(&staging, dst)?;
+        self.synchronize()
+    }
+
     /// Blocks the host until all work queued on the stream completes.
     pub fn synchronize(&self) -> Result<()> {
         match &self.inner {

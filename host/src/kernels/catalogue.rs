@@ -4,7 +4,9 @@
 
 use crate::backend::Device;
 use crate::error::Result;
-use crate::kernels::{self, GemmShape, MapChain, ReduceScratch, ScanKind, ScanScratch, StencilBlock};
+use crate::kernels::{
+    self, GemmShape, MapChain, ReduceScratch, ScanKind, ScanScratch, StencilBlock,
+};
 
 /// Launches every built-in kernel once on `device` with small inputs, then synchronizes.
 pub fn launch_every_kernel(device: &Device) -> Result<()> {
@@ -21,7 +23,12 @@ pub fn launch_every_kernel(device: &Device) -> Result<()> {
     s.fill_zero(&mut xi)?;
 
     kernels::axpby(&s, 2.0, &x, 1.0, &mut y)?;
-    let chain = MapChain { scale: 1.0, offset: 0.0, lo: -10.0, hi: 10.0 };
+    let chain = MapChain {
+        scale: 1.0,
+        offset: 0.0,
+        lo: -10.0,
+        hi: 10.0,
+    };
     kernels::map_chain(&s, chain, &x, &mut y)?;
     kernels::map_chain_in_place(&s, chain, &mut y)?;
     kernels::compute(&s, 4, 0.5, 1.0, &x, &mut y)?;
@@ -68,7 +75,19 @@ pub fn launch_every_kernel(device: &Device) -> Result<()> {
     kernels::jacobi5(&s, StencilBlock::whole(25, 40), &x, &mut y)?;
     kernels::transpose(&s, &x, 25, 40, &mut y)?;
     let mut c = device.alloc::<f32>(100, "catalogue C")?;
-    let shape = GemmShape { m: 10, n: 10, k: 100 };
-    kernels::sgemm(&s, shape, 1.0, x.slice(0..1000)?, x.slice(0..1000)?, 0.0, &mut c)?;
+    let shape = GemmShape {
+        m: 10,
+        n: 10,
+        k: 100,
+    };
+    kernels::sgemm(
+        &s,
+        shape,
+        1.0,
+        x.slice(0..1000)?,
+        x.slice(0..1000)?,
+        0.0,
+        &mut c,
+    )?;
     s.synchronize()
 }

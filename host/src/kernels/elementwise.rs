@@ -15,7 +15,13 @@ use crate::launch::{KernelLaunch, KernelRef};
 /// Queues `y[i] = a·x[i] + b·y[i]` (one fused rounding after `b·y[i]`) on `stream`.
 ///
 /// `x` and `y` must have the same length; `y` is written in place.
-pub fn axpby(stream: &Stream, a: f32, x: impl DeviceRead<f32>, b: f32, y: impl DeviceWrite<f32>) -> Result<()> {
+pub fn axpby(
+    stream: &Stream,
+    a: f32,
+    x: impl DeviceRead<f32>,
+    b: f32,
+    y: impl DeviceWrite<f32>,
+) -> Result<()> {
     let len = y.elements();
     if x.elements() != len {
         return Err(Error::length("axpby: x (y's length)", len, x.elements()));
@@ -55,7 +61,9 @@ pub struct MapChain {
 
 impl MapChain {
     fn check(&self) -> Result<()> {
-        let finite = [self.scale, self.offset, self.lo, self.hi].iter().all(|v| v.is_finite());
+        let finite = [self.scale, self.offset, self.lo, self.hi]
+            .iter()
+            .all(|v| v.is_finite());
         if !finite || self.lo > self.hi {
             return Err(Error::InvalidArgument(format!(
                 "map_chain: scale, offset, lo and hi must be finite with lo <= hi (got {self:?})"
@@ -103,11 +111,20 @@ fn map_chain_launch(stream: &Stream, m: MapChain, len: usize, in_place: bool) ->
 
 /// Queues `y[i] = e^clamp(fma(x[i], scale, offset), lo, hi)` (`exp` through the GPU's
 /// approximate `ex2`; a NaN stays NaN).
-pub fn map_chain(stream: &Stream, m: MapChain, x: impl DeviceRead<f32>, y: impl DeviceWrite<f32>) -> Result<()> {
+pub fn map_chain(
+    stream: &Stream,
+    m: MapChain,
+    x: impl DeviceRead<f32>,
+    y: impl DeviceWrite<f32>,
+) -> Result<()> {
     m.check()?;
     let len = y.elements();
     if x.elements() != len {
-        return Err(Error::length("map_chain: x (y's length)", len, x.elements()));
+        return Err(Error::length(
+            "map_chain: x (y's length)",
+            len,
+            x.elements(),
+        ));
     }
     if len == 0 {
         return Ok(());
@@ -141,7 +158,14 @@ pub fn map_chain_in_place(stream: &Stream, m: MapChain, y: impl DeviceWrite<f32>
     stream.launch(&launch)
 }
 
-fn compute_launch(stream: &Stream, a: f32, b: f32, k: u32, len: usize, in_place: bool) -> KernelLaunch {
+fn compute_launch(
+    stream: &Stream,
+    a: f32,
+    b: f32,
+    k: u32,
+    len: usize,
+    in_place: bool,
+) -> KernelLaunch {
     KernelLaunch::new(
         KernelRef::Builtin(entries::COMPUTE_F32),
         grid_stride_config(stream, len.div_ceil(8), ELEMENTWISE_BLOCK),
@@ -160,7 +184,14 @@ fn compute_launch(stream: &Stream, a: f32, b: f32, k: u32, len: usize, in_place:
 
 /// Queues the compute-intensity kernel: `v = x[i]`, then `k` times `v = fma(v, a, b)`,
 /// `y[i] = v` — `2k` flops per element for pipeline experiments.
-pub fn compute(stream: &Stream, k: u32, a: f32, b: f32, x: impl DeviceRead<f32>, y: impl DeviceWrite<f32>) -> Result<()> {
+pub fn compute(
+    stream: &Stream,
+    k: u32,
+    a: f32,
+    b: f32,
+    x: impl DeviceRead<f32>,
+    y: impl DeviceWrite<f32>,
+) -> Result<()> {
     let len = y.elements();
     if x.elements() != len {
         return Err(Error::length("compute: x (y's length)", len, x.elements()));
@@ -179,7 +210,13 @@ pub fn compute(stream: &Stream, k: u32, a: f32, b: f32, x: impl DeviceRead<f32>,
 }
 
 /// [`compute`] in place on `y`.
-pub fn compute_in_place(stream: &Stream, k: u32, a: f32, b: f32, y: impl DeviceWrite<f32>) -> Result<()> {
+pub fn compute_in_place(
+    stream: &Stream,
+    k: u32,
+    a: f32,
+    b: f32,
+    y: impl DeviceWrite<f32>,
+) -> Result<()> {
     let len = y.elements();
     if len == 0 {
         return Ok(());

@@ -30,9 +30,20 @@ fn area(what: &str, r: usize, c: usize) -> Result<usize> {
 
 /// Queues `C = alpha·A·B + beta·C` (f32, FMA accumulation along `k`). With `beta == 0`, `C`
 /// is not read.
-pub fn sgemm(stream: &Stream, shape: Shape, alpha: f32, a: impl DeviceRead<f32>, b: impl DeviceRead<f32>, beta: f32, c: impl DeviceWrite<f32>) -> Result<()> {
+pub fn sgemm(
+    stream: &Stream,
+    shape: Shape,
+    alpha: f32,
+    a: impl DeviceRead<f32>,
+    b: impl DeviceRead<f32>,
+    beta: f32,
+    c: impl DeviceWrite<f32>,
+) -> Result<()> {
     let Shape { m, n, k } = shape;
-    for (what, buf_len, want) in [("A", a.elements(), area("A", m, k)?), ("B", b.elements(), area("B", k, n)?)] {
+    for (what, buf_len, want) in [
+        ("A", a.elements(), area("A", m, k)?),
+        ("B", b.elements(), area("B", k, n)?),
+    ] {
         if buf_len != want {
             return Err(Error::length(format!("sgemm: {what}"), want, buf_len));
         }
@@ -47,13 +58,18 @@ pub fn sgemm(stream: &Stream, shape: Shape, alpha: f32, a: impl DeviceRead<f32>,
     let (gx, gy) = sgemm_grid(m, n);
     let launch = KernelLaunch::new(
         KernelRef::Builtin(entries::SGEMM_F32),
-        LaunchConfig { grid: Dim3::xy(gx, gy), block: Dim3::x(SGEMM_THREADS), shared_bytes: SGEMM_SHARED_BYTES },
+        LaunchConfig {
+            grid: Dim3::xy(gx, gy),
+            block: Dim3::x(SGEMM_THREADS),
+            shared_bytes: SGEMM_SHARED_BYTES,
+        },
         Arc::new(move |args| {
             let (a, b) = (args.read::<f32>(0)?, args.read::<f32>(1)?);
             let c = args.write::<f32>(2)?;
             let c_in = if beta == 0.0 { Vec::new() } else { c.to_vec() };
             let mut out = vec![RefSum::default(); c.len()];
-            reference_sgemm(GemmShape { m, n, k }, alpha, a, b, beta, &c_in, &mut out).map_err(backend_error)?;
+            reference_sgemm(GemmShape { m, n, k }, alpha, a, b, beta, &c_in, &mut out)
+                .map_err(backend_error)?;
             for (dst, r) in c.iter_mut().zip(&out) {
                 *dst = r.value as f32;
             }

@@ -14,7 +14,10 @@ use crate::launch::{Dim3, KernelLaunch, KernelRef, LaunchConfig};
 
 fn config(stream: &Stream, len: usize, bins: u32) -> LaunchConfig {
     LaunchConfig {
-        grid: Dim3::x(histogram_grid(len, stream.device().info().multiprocessors.max(1))),
+        grid: Dim3::x(histogram_grid(
+            len,
+            stream.device().info().multiprocessors.max(1),
+        )),
         block: Dim3::x(HISTOGRAM_BLOCK),
         shared_bytes: histogram_shared_bytes(bins),
     }
@@ -22,17 +25,31 @@ fn config(stream: &Stream, len: usize, bins: u32) -> LaunchConfig {
 
 fn bins_of(counts: usize) -> Result<u32> {
     match u32::try_from(counts) {
-        Ok(0) => Err(Error::InvalidArgument("histogram: at least one bin is needed".into())),
+        Ok(0) => Err(Error::InvalidArgument(
+            "histogram: at least one bin is needed".into(),
+        )),
         Ok(b) => Ok(b),
-        Err(_) => Err(Error::limit("histogram: bins", counts as u64, u32::MAX as u64)),
+        Err(_) => Err(Error::limit(
+            "histogram: bins",
+            counts as u64,
+            u32::MAX as u64,
+        )),
     }
 }
 
 /// Queues counting each `v` of `values` in bin `(v − lo) / width` when `v ≥ lo` and the bin
 /// is below `counts.len()`; counts are added to `counts`.
-pub fn histogram_u32(stream: &Stream, values: impl DeviceRead<u32>, lo: u32, width: u32, counts: impl DeviceWrite<u32>) -> Result<()> {
+pub fn histogram_u32(
+    stream: &Stream,
+    values: impl DeviceRead<u32>,
+    lo: u32,
+    width: u32,
+    counts: impl DeviceWrite<u32>,
+) -> Result<()> {
     if width == 0 {
-        return Err(Error::InvalidArgument("histogram: bin width must be at least 1".into()));
+        return Err(Error::InvalidArgument(
+            "histogram: bin width must be at least 1".into(),
+        ));
     }
     let bins = bins_of(counts.elements())?;
     let len = values.elements();
@@ -59,7 +76,13 @@ pub fn histogram_u32(stream: &Stream, values: impl DeviceRead<u32>, lo: u32, wid
 /// Queues counting each `x` of `values` in `counts.len()` equal bins over `[lo, hi)`:
 /// `t = (x − lo)·scale` with `scale = bins / (hi − lo)` in f32, counted in bin `t as u32`
 /// when `0 ≤ t < bins` (NaN never counted); counts are added to `counts`.
-pub fn histogram_f32(stream: &Stream, values: impl DeviceRead<f32>, lo: f32, hi: f32, counts: impl DeviceWrite<u32>) -> Result<()> {
+pub fn histogram_f32(
+    stream: &Stream,
+    values: impl DeviceRead<f32>,
+    lo: f32,
+    hi: f32,
+    counts: impl DeviceWrite<u32>,
+) -> Result<()> {
     let bins = bins_of(counts.elements())?;
     let scale = bins as f32 / (hi - lo);
     if !(lo.is_finite() && hi.is_finite() && lo < hi && scale.is_finite()) {

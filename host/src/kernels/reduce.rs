@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use gpu_kernels::config::{REDUCE_BLOCK, REDUCE_BLOCKS_PER_SM, REDUCE_SHARED_BYTES, reduce_grid, reduce_scratch_words};
+use gpu_kernels::config::{
+    REDUCE_BLOCK, REDUCE_BLOCKS_PER_SM, REDUCE_SHARED_BYTES, reduce_grid, reduce_scratch_words,
+};
 use gpu_kernels::entries;
 use riptide_reference::reduce as reference;
 
@@ -29,7 +31,9 @@ impl ReduceScratch {
     /// zeroing is queued on `stream` and waited for.
     pub fn new(stream: &Stream) -> Result<ReduceScratch> {
         let max_grid = REDUCE_BLOCKS_PER_SM * stream.device().info().multiprocessors.max(1);
-        let mut words = stream.device().alloc::<u64>(reduce_scratch_words(max_grid), "reduce scratch")?;
+        let mut words = stream
+            .device()
+            .alloc::<u64>(reduce_scratch_words(max_grid), "reduce scratch")?;
         stream.fill_zero(&mut words)?;
         stream.synchronize()?;
         Ok(ReduceScratch { words, max_grid })
@@ -117,7 +121,8 @@ impl MinMaxElement for i32 {
 
 /// The launch shape for `len` elements, checked against the scratch.
 fn config(stream: &Stream, len: usize, scratch: &ReduceScratch) -> LaunchConfig {
-    let grid = reduce_grid(len, stream.device().info().multiprocessors.max(1)).min(scratch.max_grid);
+    let grid =
+        reduce_grid(len, stream.device().info().multiprocessors.max(1)).min(scratch.max_grid);
     LaunchConfig {
         grid: Dim3::x(grid),
         block: Dim3::x(REDUCE_BLOCK),
@@ -160,22 +165,43 @@ fn launch_unary<T: Element, A: Element>(
 
 /// Queues `out[0] = Σ x` (f32: a tree sum whose depth `gpu_kernels::config::reduce_f32_depth`
 /// states; u32 → u64 and i32 → i64 exactly).
-pub fn sum<T: SumElement>(stream: &Stream, x: impl DeviceRead<T>, out: impl DeviceWrite<T::Sum>, scratch: &mut ReduceScratch) -> Result<()> {
+pub fn sum<T: SumElement>(
+    stream: &Stream,
+    x: impl DeviceRead<T>,
+    out: impl DeviceWrite<T::Sum>,
+    scratch: &mut ReduceScratch,
+) -> Result<()> {
     launch_unary(stream, T::ENTRY, x, out, scratch, T::cpu_sum)
 }
 
 /// Queues `out[0] = min x` (f32: NaNs ignored; empty → the type's largest value or +∞).
-pub fn min<T: MinMaxElement>(stream: &Stream, x: impl DeviceRead<T>, out: impl DeviceWrite<T>, scratch: &mut ReduceScratch) -> Result<()> {
+pub fn min<T: MinMaxElement>(
+    stream: &Stream,
+    x: impl DeviceRead<T>,
+    out: impl DeviceWrite<T>,
+    scratch: &mut ReduceScratch,
+) -> Result<()> {
     launch_unary(stream, T::MIN, x, out, scratch, T::cpu_min)
 }
 
 /// Queues `out[0] = max x` (f32: NaNs ignored; empty → the type's smallest value or −∞).
-pub fn max<T: MinMaxElement>(stream: &Stream, x: impl DeviceRead<T>, out: impl DeviceWrite<T>, scratch: &mut ReduceScratch) -> Result<()> {
+pub fn max<T: MinMaxElement>(
+    stream: &Stream,
+    x: impl DeviceRead<T>,
+    out: impl DeviceWrite<T>,
+    scratch: &mut ReduceScratch,
+) -> Result<()> {
     launch_unary(stream, T::MAX, x, out, scratch, T::cpu_max)
 }
 
 /// Queues `out[0] = Σ x[i]·y[i]` over f32.
-pub fn dot(stream: &Stream, x: impl DeviceRead<f32>, y: impl DeviceRead<f32>, out: impl DeviceWrite<f32>, scratch: &mut ReduceScratch) -> Result<()> {
+pub fn dot(
+    stream: &Stream,
+    x: impl DeviceRead<f32>,
+    y: impl DeviceRead<f32>,
+    out: impl DeviceWrite<f32>,
+    scratch: &mut ReduceScratch,
+) -> Result<()> {
     one_output("dot", &out)?;
     let len = x.elements();
     if y.elements() != len {
@@ -186,7 +212,8 @@ pub fn dot(stream: &Stream, x: impl DeviceRead<f32>, y: impl DeviceRead<f32>, ou
         config(stream, len, scratch),
         Arc::new(|args| {
             let (x, y) = (args.read::<f32>(0)?, args.read::<f32>(1)?);
-            args.write::<f32>(3)?[0] = reference::dot_f32(x, y).map_err(backend_error)?.value as f32;
+            args.write::<f32>(3)?[0] =
+                reference::dot_f32(x, y).map_err(backend_error)?.value as f32;
             Ok(())
         }),
     )

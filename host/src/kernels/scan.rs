@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use gpu_kernels::config::{SCAN_BLOCK, SCAN_EPOCH_LIMIT, SCAN_SHARED_BYTES, scan_grid, scan_scratch_words};
+use gpu_kernels::config::{
+    SCAN_BLOCK, SCAN_EPOCH_LIMIT, SCAN_SHARED_BYTES, scan_grid, scan_scratch_words,
+};
 use gpu_kernels::entries;
 use riptide_reference::bounds::RefSum;
 use riptide_reference::scan::{self as reference, ScanKind as RefKind};
@@ -46,10 +48,16 @@ impl ScanScratch {
     /// Allocates and zeroes scratch for scans of up to `capacity` elements; the zeroing is
     /// queued on `stream` and waited for.
     pub fn new(stream: &Stream, capacity: usize) -> Result<ScanScratch> {
-        let mut words = stream.device().alloc::<u64>(scan_scratch_words(capacity), "scan scratch")?;
+        let mut words = stream
+            .device()
+            .alloc::<u64>(scan_scratch_words(capacity), "scan scratch")?;
         stream.fill_zero(&mut words)?;
         stream.synchronize()?;
-        Ok(ScanScratch { words, capacity, epoch: 0 })
+        Ok(ScanScratch {
+            words,
+            capacity,
+            epoch: 0,
+        })
     }
 
     /// The next launch epoch; re-zeroes the status words (on `stream`) when the epochs run out.
@@ -94,7 +102,8 @@ impl ScanElement for f32 {
     const EXCLUSIVE: &'static str = entries::SCAN_EXCLUSIVE_F32;
     fn cpu_scan(x: &[f32], carry: f32, kind: ScanKind, y: &mut [f32]) -> Result<f32> {
         let mut refs = vec![RefSum::default(); x.len()];
-        let total = reference::scan_f32(x, carry, kind.reference(), &mut refs).map_err(backend_error)?;
+        let total =
+            reference::scan_f32(x, carry, kind.reference(), &mut refs).map_err(backend_error)?;
         for (out, r) in y.iter_mut().zip(&refs) {
             *out = r.value as f32;
         }
@@ -109,9 +118,19 @@ fn one<T: Element>(what: &str, b: &impl DeviceRead<T>) -> Result<()> {
     Ok(())
 }
 
-fn scan_launch<T: ScanElement>(stream: &Stream, kind: ScanKind, len: usize, scratch: &ScanScratch, in_place: bool) -> Result<KernelLaunch> {
+fn scan_launch<T: ScanElement>(
+    stream: &Stream,
+    kind: ScanKind,
+    len: usize,
+    scratch: &ScanScratch,
+    in_place: bool,
+) -> Result<KernelLaunch> {
     if len > scratch.capacity {
-        return Err(Error::limit("scan: elements (scratch capacity)", len as u64, scratch.capacity as u64));
+        return Err(Error::limit(
+            "scan: elements (scratch capacity)",
+            len as u64,
+            scratch.capacity as u64,
+        ));
     }
     let entry = match kind {
         ScanKind::Inclusive => T::INCLUSIVE,

@@ -32,7 +32,14 @@ pub struct StencilBlock {
 impl StencilBlock {
     /// The whole `rows × cols` grid as one block.
     pub fn whole(rows: usize, cols: usize) -> StencilBlock {
-        StencilBlock { rows, cols, row_offset: 0, global_rows: rows, row_begin: 0, row_end: rows }
+        StencilBlock {
+            rows,
+            cols,
+            row_offset: 0,
+            global_rows: rows,
+            row_begin: 0,
+            row_end: rows,
+        }
     }
 
     /// Output rows.
@@ -46,7 +53,11 @@ impl StencilBlock {
         if self.row_begin > self.row_end || self.row_end > self.rows {
             return bad("output rows must satisfy row_begin <= row_end <= rows".into());
         }
-        if self.row_offset.checked_add(self.rows).is_none_or(|end| end > self.global_rows) {
+        if self
+            .row_offset
+            .checked_add(self.rows)
+            .is_none_or(|end| end > self.global_rows)
+        {
             return bad("the block extends past the grid".into());
         }
         if self.rows.checked_mul(self.cols).is_none() {
@@ -59,7 +70,9 @@ impl StencilBlock {
             let g = self.row_offset + r;
             let boundary = g == 0 || g + 1 == self.global_rows;
             if !boundary && (r == 0 || r + 1 >= self.rows) {
-                return bad(format!("interior output row {r} lacks a halo row in the block"));
+                return bad(format!(
+                    "interior output row {r} lacks a halo row in the block"
+                ));
             }
         }
         Ok(())
@@ -80,14 +93,27 @@ impl StencilBlock {
 /// Queues one Jacobi sweep: output row `r − row_begin` for block rows `r` in
 /// `[row_begin, row_end)`. Boundary cells copy the input; interior cells are
 /// `0.25·((up + down) + (left + right))`.
-pub fn jacobi5(stream: &Stream, block: StencilBlock, input: impl DeviceRead<f32>, output: impl DeviceWrite<f32>) -> Result<()> {
+pub fn jacobi5(
+    stream: &Stream,
+    block: StencilBlock,
+    input: impl DeviceRead<f32>,
+    output: impl DeviceWrite<f32>,
+) -> Result<()> {
     block.check()?;
     if input.elements() != block.rows * block.cols {
-        return Err(Error::length("stencil: input (rows × cols)", block.rows * block.cols, input.elements()));
+        return Err(Error::length(
+            "stencil: input (rows × cols)",
+            block.rows * block.cols,
+            input.elements(),
+        ));
     }
     let out_len = block.out_rows() * block.cols;
     if output.elements() != out_len {
-        return Err(Error::length("stencil: output (output rows × cols)", out_len, output.elements()));
+        return Err(Error::length(
+            "stencil: output (output rows × cols)",
+            out_len,
+            output.elements(),
+        ));
     }
     if out_len == 0 {
         return Ok(());
@@ -96,7 +122,11 @@ pub fn jacobi5(stream: &Stream, block: StencilBlock, input: impl DeviceRead<f32>
     let reference = block.reference();
     let launch = KernelLaunch::new(
         KernelRef::Builtin(entries::JACOBI5_F32),
-        LaunchConfig { grid: Dim3::xy(gx, gy), block: Dim3::x(STENCIL_BLOCK), shared_bytes: 0 },
+        LaunchConfig {
+            grid: Dim3::xy(gx, gy),
+            block: Dim3::x(STENCIL_BLOCK),
+            shared_bytes: 0,
+        },
         Arc::new(move |args| {
             let x = args.read::<f32>(0)?;
             reference_jacobi5(&reference, x, args.write::<f32>(1)?).map_err(backend_error)

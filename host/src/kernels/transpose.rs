@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use gpu_kernels::config::{TRANSPOSE_BLOCK_Y, TRANSPOSE_SHARED_BYTES, TRANSPOSE_TILE, transpose_grid};
+use gpu_kernels::config::{
+    TRANSPOSE_BLOCK_Y, TRANSPOSE_SHARED_BYTES, TRANSPOSE_TILE, transpose_grid,
+};
 use gpu_kernels::entries;
 use riptide_reference::transpose::transpose as reference_transpose;
 
@@ -20,15 +22,29 @@ impl Word32 for u32 {}
 impl Word32 for i32 {}
 
 /// Queues `output[c·rows + r] = input[r·cols + c]` for a `rows × cols` row-major input.
-pub fn transpose<T: Word32>(stream: &Stream, input: impl DeviceRead<T>, rows: usize, cols: usize, output: impl DeviceWrite<T>) -> Result<()> {
+pub fn transpose<T: Word32>(
+    stream: &Stream,
+    input: impl DeviceRead<T>,
+    rows: usize,
+    cols: usize,
+    output: impl DeviceWrite<T>,
+) -> Result<()> {
     let len = rows
         .checked_mul(cols)
         .ok_or_else(|| Error::InvalidArgument(format!("transpose: {rows} × {cols} overflows")))?;
     if input.elements() != len {
-        return Err(Error::length("transpose: input (rows × cols)", len, input.elements()));
+        return Err(Error::length(
+            "transpose: input (rows × cols)",
+            len,
+            input.elements(),
+        ));
     }
     if output.elements() != len {
-        return Err(Error::length("transpose: output (rows × cols)", len, output.elements()));
+        return Err(Error::length(
+            "transpose: output (rows × cols)",
+            len,
+            output.elements(),
+        ));
     }
     if len == 0 {
         return Ok(());

@@ -79,7 +79,9 @@ impl<'a> KernelArgs<'a> {
                 "CPU kernel wrote argument {index}, which the launch declares read-only"
             )));
         }
-        if !slot.bytes.is_multiple_of(size_of::<T>()) || !(slot.ptr as usize).is_multiple_of(align_of::<T>()) {
+        if !slot.bytes.is_multiple_of(size_of::<T>())
+            || !(slot.ptr as usize).is_multiple_of(align_of::<T>())
+        {
             return Err(Error::InvalidArgument(format!(
                 "CPU kernel argument {index} ({} bytes) is not a whole, aligned array of {}",
                 slot.bytes,

@@ -212,13 +212,16 @@ impl Queue {
 
 /// The worker loop of one stream in threaded mode.
 pub(crate) fn worker(queue: Arc<Queue>) {
-    while let Some(op) = queue.pop() {
-        let (done, description, result) = run_owned(op, true);
-        let error = result.err().map(|e| format!("{description}: {e}"));
+    while let Some(mut op) = queue.pop() {
+        let result = run_owned(&mut op, true);
+        let error = result.err().map(|e| format!("{}: {e}", op.description));
         if let Some(msg) = &error {
             queue.record_error(msg.clone());
         }
-        done.finish(error);
+        op.done.finish(error);
+        // Dropped only now: the op may hold the last reference to a buffer whose drop
+        // waits for this very op's completion.
+        drop(op);
     }
 }
 
@@ -285,17 +288,17 @@ pub(crate) fn run(op: &Op, blocking: bool) -> Result<()> {
     }
 }
 
-/// Runs an operation that owns a host callback, taking the closure out of it.
-pub(crate) fn run_owned(mut op: Op, blocking: bool) -> (Arc<Completion>, String, Result<()>) {
-    let result = match std::mem::replace(&mut op.work, Work::Record) {
+/// Runs an operation, taking a host callback out of it if it holds one. The caller marks
+/// the completion and only then drops the op (see [`worker`]).
+pub(crate) fn run_owned(op: &mut Op, blocking: bool) -> Result<()> {
+    match std::mem::replace(&mut op.work, Work::Record) {
         Work::HostFn(f) => catch_unwind(AssertUnwindSafe(f))
             .map_err(|_| Error::Backend(format!("{}: the host callback panicked", op.description))),
         other => {
             op.work = other;
-            run(&op, blocking)
+            run(op, blocking)
         }
-    };
-    (op.done, op.description, result)
+    }
 }
 
 fn run_kernel(launch: &KernelLaunch, blocking: bool, description: &str) -> Result<()> {

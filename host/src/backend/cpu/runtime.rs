@@ -214,13 +214,14 @@ impl Runtime {
                     .expect("picked a non-empty queue");
                 (op, queue)
             };
-            let (op, queue) = op;
-            let (done, description, result) = exec::run_owned(op, false);
-            let error = result.err().map(|e| format!("{description}: {e}"));
+            let (mut op, queue) = op;
+            let result = exec::run_owned(&mut op, false);
+            let error = result.err().map(|e| format!("{}: {e}", op.description));
             if let Some(msg) = &error {
                 queue.record_error(msg.clone());
             }
-            done.finish(error);
+            op.done.finish(error);
+            drop(op);
         }
     }
 
