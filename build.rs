@@ -43,9 +43,10 @@ fn build() -> Result<(), String> {
     validate_arch(&arch)?;
     println!("cargo:rustc-env=RIPTIDE_PTX_ARCH={arch}");
 
-    let target_dir = out_dir.join("ptx-target");
+    // One target directory per architecture, so switching RIPTIDE_PTX_ARCH never picks up
+    // another architecture's PTX.
+    let target_dir = out_dir.join(format!("ptx-target-{arch}"));
     let deps = target_dir.join(TARGET).join("release").join("deps");
-    remove_stale_asm(&deps);
     run_nested_cargo(&kernels_dir, &target_dir, &arch)?;
     let asm = find_asm(&deps)?;
     let ptx = fs::read_to_string(&asm).map_err(|e| format!("reading {}: {e}", asm.display()))?;
@@ -61,20 +62,6 @@ fn validate_arch(arch: &str) -> Result<(), String> {
         _ => Err(format!(
             "{ARCH_VAR}={arch:?} is not a PTX target architecture; expected a name like sm_80, sm_90 or sm_90a"
         )),
-    }
-}
-
-/// An earlier build's `.s` file would be mistaken for this one's if the new build emitted
-/// its file under another hash.
-fn remove_stale_asm(deps: &Path) {
-    if let Ok(dir) = fs::read_dir(deps) {
-        for entry in dir.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with("gpu_kernels-") && name.ends_with(".s") {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
     }
 }
 
@@ -124,28 +111,26 @@ fn run_nested_cargo(kernels_dir: &Path, target_dir: &Path, arch: &str) -> Result
     Ok(())
 }
 
+/// The PTX the nested build wrote. When the kernels did not change, cargo leaves the file
+/// of the previous build in place; if several exist (a changed dependency graph), the newest
+/// is this build's.
 fn find_asm(deps: &Path) -> Result<PathBuf, String> {
-    let found: Vec<PathBuf> = fs::read_dir(deps)
+    let newest = fs::read_dir(deps)
         .map_err(|e| format!("reading {}: {e}", deps.display()))?
         .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name().is_some_and(|n| {
-                let n = n.to_string_lossy();
-                n.starts_with("gpu_kernels-") && n.ends_with(".s")
-            })
+        .filter(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.starts_with("gpu_kernels-") && n.ends_with(".s")
         })
-        .collect();
-    match found.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => Err(format!(
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .max_by_key(|(modified, _)| *modified);
+    newest.map(|(_, path)| path).ok_or_else(|| {
+        format!(
             "the nvptx64 build emitted no PTX file in {}",
             deps.display()
-        )),
-        many => Err(format!(
-            "the nvptx64 build left several PTX files: {many:?}"
-        )),
-    }
+        )
+    })
 }
 
 fn check_ptx(ptx: &str) -> Result<(), String> {

@@ -22,15 +22,53 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The main job (the default): stream a generated dataset through a kernel chain,
+    /// serially and pipelined, verify every element and print the table.
+    Run(RunArgs),
     /// List CUDA devices, or say which backend runs instead.
     Devices,
+}
+
+#[derive(Debug, Default, clap::Args)]
+struct RunArgs {
+    /// Input size, e.g. 2GiB, 512MiB, 1000000 (bytes of f32); default 2 GiB on a GPU, 64 MiB on the cpu backend.
+    #[arg(long, value_parser = cli::parse_size)]
+    size: Option<u64>,
+    /// Chunk size (e.g. 16MiB); with --streams and --depth, replaces auto-tuning.
+    #[arg(long, value_parser = cli::parse_size)]
+    chunk: Option<u64>,
+    /// Compute streams of the pipeline.
+    #[arg(long, default_value_t = 2)]
+    streams: usize,
+    /// Device buffers per compute stream (2 = double, 3 = triple buffering).
+    #[arg(long, default_value_t = 2)]
+    depth: usize,
+    /// Tune afresh instead of using the per-device tuning cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+fn run_options(r: &RunArgs) -> cli::run::RunOptions {
+    cli::run::RunOptions {
+        bytes: r.size,
+        config: r.chunk.map(|c| {
+            riptide::host::pipeline::PipelineConfig::new(
+                (c / 4).max(1) as usize,
+                r.streams,
+                r.depth,
+            )
+        }),
+        use_cache: !r.no_cache,
+    }
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     cli::init_logging(args.verbose);
     let result = args.backend.parse().and_then(|backend| match args.command {
-        Some(Command::Devices) | None => cli::devices::run(backend),
+        Some(Command::Devices) => cli::devices::run(backend),
+        Some(Command::Run(r)) => cli::run::run(backend, &run_options(&r)),
+        None => cli::run::run(backend, &run_options(&RunArgs::default())),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

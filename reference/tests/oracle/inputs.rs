@@ -169,6 +169,12 @@ pub(crate) fn close(a: f64, b: f64, tol: f64) -> bool {
 /// and a GPU returns its canonical NaN — so no kernel's result specifies it.
 pub(crate) fn bits(x: &[f32]) -> Vec<u32> {
     x.iter()
-        .map(|v| if v.is_nan() { f32::NAN.to_bits() } else { v.to_bits() })
+        .map(|v| {
+            if v.is_nan() {
+                f32::NAN.to_bits()
+            } else {
+                v.to_bits()
+            }
+        })
         .collect()
 }
