@@ -52,7 +52,7 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
     let bytes = options
         .bytes
         .unwrap_or(if gpu { 2048 * MIB } else { 64 * MIB });
-    if bytes < 4 || bytes % 4 != 0 {
+    if bytes < 4 || !bytes.is_multiple_of(4) {
         return Err(Error::InvalidArgument(format!(
             "--size must be a positive multiple of 4 bytes (got {bytes})"
         )));
