@@ -25,8 +25,36 @@ enum Command {
     /// The main job (the default): stream a generated dataset through a kernel chain,
     /// serially and pipelined, verify every element and print the table.
     Run(RunArgs),
+    /// Stream a .npy file (f32, u32, i32; C order) through an op chain into a new .npy file.
+    Process(ProcessArgs),
     /// List CUDA devices, or say which backend runs instead.
     Devices,
+}
+
+#[derive(Debug, clap::Args)]
+struct ProcessArgs {
+    /// The op chain, e.g. "compute:k=4,a=0.5,b=0.1|map_chain:scale=0.5,lo=-8,hi=8", "scan",
+    /// "stencil", "sum", "histogram:bins=256,lo=0,hi=1".
+    #[arg(long)]
+    op: String,
+    /// Input .npy file (memory-mapped).
+    #[arg(long)]
+    input: std::path::PathBuf,
+    /// Output .npy file (written to a temporary file, renamed on success).
+    #[arg(long)]
+    output: std::path::PathBuf,
+    /// Overwrite the output if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Chunk size (e.g. 16MiB); with --streams and --depth, replaces auto-tuning.
+    #[arg(long, value_parser = cli::parse_size)]
+    chunk: Option<u64>,
+    /// Compute streams of the pipeline.
+    #[arg(long, default_value_t = 2)]
+    streams: usize,
+    /// Device buffers per compute stream.
+    #[arg(long, default_value_t = 2)]
+    depth: usize,
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -67,6 +95,22 @@ fn main() -> ExitCode {
     cli::init_logging(args.verbose);
     let result = args.backend.parse().and_then(|backend| match args.command {
         Some(Command::Devices) => cli::devices::run(backend),
+        Some(Command::Process(p)) => cli::process::parse_op(&p.op).and_then(|op| {
+            let options = cli::process::ProcessOptions {
+                op,
+                input: p.input.clone(),
+                output: p.output.clone(),
+                config: p.chunk.map(|c| {
+                    riptide::host::pipeline::PipelineConfig::new(
+                        (c / 4).max(1) as usize,
+                        p.streams,
+                        p.depth,
+                    )
+                }),
+                force: p.force,
+            };
+            cli::process::run(backend, &options)
+        }),
         Some(Command::Run(r)) => cli::run::run(backend, &run_options(&r)),
         None => cli::run::run(backend, &run_options(&RunArgs::default())),
     });

@@ -107,6 +107,15 @@ pub enum Error {
     /// A failure inside a backend worker (an emulated kernel returned an error, a worker died).
     #[error("{0}")]
     Backend(String),
+
+    /// An input or output file is unreadable, malformed or unwritable.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 /// Coarse classification of an [`Error`], one per CLI exit code.
@@ -137,7 +146,8 @@ impl Error {
             | Error::LimitExceeded { .. }
             | Error::InvalidArgument(_)
             | Error::OutOfRange { .. }
-            | Error::DeviceMismatch(_) => ErrorKind::InvalidInput,
+            | Error::DeviceMismatch(_)
+            | Error::File { .. } => ErrorKind::InvalidInput,
             Error::OutOfMemory { .. } => ErrorKind::OutOfMemory,
             Error::Hazards { .. } => ErrorKind::Hazard,
         }

@@ -2,6 +2,8 @@
 //! can drive it without spawning processes.
 
 pub mod devices;
+pub mod npy;
+pub mod process;
 pub mod run;
 
 use riptide_host::{Error, ErrorKind};
