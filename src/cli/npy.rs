@@ -125,16 +125,14 @@ impl NpyInput {
                 ),
             ));
         }
-        // SAFETY: the file is opened read-only and mapped read-only; riptide never writes it.
-        // Another process truncating it while mapped would be a bug of that process's making
-        // (SIGBUS); that is the documented risk of memory-mapping a file.
         let map = if len == 0 {
             None
         } else {
-            Some(
-                unsafe { Mmap::map(&file) }
-                    .map_err(|e| file_error(path, format!("cannot map: {e}")))?,
-            )
+            // SAFETY: the file is opened and mapped read-only and riptide never writes it.
+            // Another process truncating it while mapped would fault this one (SIGBUS): the
+            // documented risk of memory-mapping a file, accepted for inputs larger than RAM.
+            let mapped = unsafe { Mmap::map(&file) };
+            Some(mapped.map_err(|e| file_error(path, format!("cannot map: {e}")))?)
         };
         Ok(NpyInput {
             path: path.to_owned(),

@@ -265,7 +265,7 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
         bytes / secs / 1e6,
         stats.device_ms,
         stats.chunks,
-        stats.config.chunk_elems * input.dtype.size() >> 20,
+        (stats.config.chunk_elems * input.dtype.size()) >> 20,
         stats.config.streams,
         stats.config.depth,
         summary
