@@ -234,3 +234,25 @@ fn slower_virtual_devices_take_proportionally_longer() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn launchers_accept_empty_stencil_ranges_and_refuse_overflowing_histogram_ranges() -> Result<()> {
+    use riptide::host::kernels::{self, StencilBlock};
+    let dev = common::cpu_device();
+    let s = dev.stream()?;
+    let input = dev.alloc::<f32>(10, "grid")?;
+    let mut empty = dev.alloc::<f32>(0, "no rows")?;
+    let block = StencilBlock {
+        rows: 2,
+        cols: 5,
+        row_offset: 1,
+        global_rows: 4,
+        row_begin: 1,
+        row_end: 1,
+    };
+    kernels::jacobi5(&s, block, &input, &mut empty)?;
+    let mut counts = dev.alloc::<u32>(4, "counts")?;
+    let err = kernels::histogram_f32(&s, &input, -3e38, 3e38, &mut counts).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    s.synchronize()
+}

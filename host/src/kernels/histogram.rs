@@ -84,8 +84,17 @@ pub fn histogram_f32(
     counts: impl DeviceWrite<u32>,
 ) -> Result<()> {
     let bins = bins_of(counts.elements())?;
-    let scale = bins as f32 / (hi - lo);
-    if !(lo.is_finite() && hi.is_finite() && lo < hi && scale.is_finite()) {
+    let width = hi - lo;
+    let scale = bins as f32 / width;
+    // `hi − lo` must itself be finite: if it overflows, `scale` rounds to 0 and every value
+    // would land in bin 0.
+    if !(lo.is_finite()
+        && hi.is_finite()
+        && lo < hi
+        && width.is_finite()
+        && scale.is_finite()
+        && scale > 0.0)
+    {
         return Err(Error::InvalidArgument(format!(
             "histogram: the range must be finite with lo < hi (got {lo}..{hi})"
         )));

@@ -63,10 +63,12 @@ impl StencilBlock {
         if self.rows.checked_mul(self.cols).is_none() {
             return bad("rows × cols overflows".into());
         }
-        for r in [self.row_begin, self.row_end.saturating_sub(1)] {
-            if r >= self.row_end {
-                continue;
-            }
+        let ends = if self.row_begin < self.row_end {
+            vec![self.row_begin, self.row_end - 1]
+        } else {
+            Vec::new()
+        };
+        for r in ends {
             let g = self.row_offset + r;
             let boundary = g == 0 || g + 1 == self.global_rows;
             if !boundary && (r == 0 || r + 1 >= self.rows) {
