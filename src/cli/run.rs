@@ -165,6 +165,7 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
     Ok(())
 }
 
+/// One warm-up run, then the faster of two timed runs (device time), all writing `output`.
 fn run_once(
     dev: &riptide_host::Device,
     config: PipelineConfig,
@@ -173,7 +174,14 @@ fn run_once(
     output: &mut riptide_host::PinnedBuffer<f32>,
 ) -> Result<RunStats> {
     let mut p = Pipeline::new(dev, config)?;
-    Ok(p.run(kernel, input, Some(output))?.1)
+    p.run(kernel, input, Some(&mut *output))?;
+    let first = p.run(kernel, input, Some(&mut *output))?.1;
+    let second = p.run(kernel, input, Some(output))?.1;
+    Ok(if second.device_ms < first.device_ms {
+        second
+    } else {
+        first
+    })
 }
 
 /// A deterministic, varied input in [−4, 4), cheap to generate in parallel.
