@@ -99,7 +99,10 @@ impl CudaDevice {
             .ctx
             .new_stream()
             .map_err(|e| raw::driver_error("cuStreamCreate", e))?;
-        Ok(CudaStreamHandle { stream })
+        Ok(CudaStreamHandle {
+            stream,
+            fences: Default::default(),
+        })
     }
 
     pub(crate) fn new_event(&self, timing: bool) -> Result<CudaEvent> {
@@ -220,6 +223,10 @@ impl CudaFence {
 #[derive(Debug)]
 pub(crate) struct CudaStreamHandle {
     pub(crate) stream: Arc<CudaStream>,
+    /// Fence events for reuse: one whose only holder is this pool is no longer awaited by
+    /// any pinned buffer, so it may be recorded again (saves an event create and destroy per
+    /// copy, which a pipeline issues twice per chunk).
+    fences: std::sync::Mutex<Vec<Arc<CudaFence>>>,
 }
 
 impl CudaStreamHandle {
@@ -233,14 +240,24 @@ impl CudaStreamHandle {
 
     /// Records a fence after the work queued so far, for host access to pinned memory.
     pub(crate) fn fence(&self) -> Result<Arc<CudaFence>> {
-        let event = self
-            .ctx()
-            .new_event(None)
-            .map_err(|e| raw::driver_error("cuEventCreate", e))?;
-        event
+        let mut pool = self.fences.lock().unwrap_or_else(|e| e.into_inner());
+        let fence = match pool.iter().position(|f| Arc::strong_count(f) == 1) {
+            Some(i) => Arc::clone(&pool[i]),
+            None => {
+                let event = self
+                    .ctx()
+                    .new_event(None)
+                    .map_err(|e| raw::driver_error("cuEventCreate", e))?;
+                let fence = Arc::new(CudaFence { event });
+                pool.push(Arc::clone(&fence));
+                fence
+            }
+        };
+        fence
+            .event
             .record(&self.stream)
             .map_err(|e| raw::driver_error("cuEventRecord", e))?;
-        Ok(Arc::new(CudaFence { event }))
+        Ok(fence)
     }
 
     pub(crate) fn copy_h2d(&self, src: &HostRange, dst: &DevRange) -> Result<()> {
