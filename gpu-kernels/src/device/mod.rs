@@ -9,6 +9,7 @@
 //! | [`atomic`] | atomics on global and shared memory |
 //! | [`math`] | fused multiply-add and PTX approximate (fast-math) instructions |
 //! | [`memory`] | 16-byte vector loads and stores |
+//! | [`unroll`] | straight-line unrolling for loops over register arrays |
 //!
 //! Safe functions here are safe in every context a kernel runs in. The `unsafe` ones state
 //! in a `# Safety` section what the caller must uphold — usually that a pointer is valid
@@ -20,4 +21,5 @@ pub mod math;
 pub mod memory;
 pub mod shared;
 pub mod state_space;
+pub mod unroll;
 pub mod warp;

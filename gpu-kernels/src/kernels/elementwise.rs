@@ -29,7 +29,7 @@ pub(crate) unsafe extern "ptx-kernel" fn riptide_axpby_f32(
     b: f32,
 ) {
     let mut scalar_from = 0;
-    if aligned16(&[x as usize, y as usize]) && x as usize != y as usize {
+    if aligned16(&[x as usize, y as usize]) && !core::ptr::eq(x, y as *const f32) {
         let groups = len / 4;
         for g in grid_stride(groups) {
             // SAFETY: `g < len / 4`, so all four lanes are in bounds; both pointers are

@@ -52,6 +52,7 @@ use crate::device::state_space::{
     dynamic_shared_base, load_f32_readonly, load_shared_f32x4_at, store_shared_f32x4,
     store_shared_u32,
 };
+use crate::device::unroll::unroll;
 
 const BM: usize = SGEMM_BLOCK_M as usize;
 const BN: usize = SGEMM_BLOCK_N as usize;
@@ -338,36 +339,4 @@ pub(crate) unsafe extern "ptx-kernel" fn riptide_sgemm_f32(
 #[inline(always)]
 fn concat(x: [f32; 4], y: [f32; 4]) -> [f32; 8] {
     [x[0], x[1], x[2], x[3], y[0], y[1], y[2], y[3]]
-}
-
-/// Calls `f(0), f(1), …, f(N − 1)` as straight-line code (`N ≤ 8`): unlike a `for` loop,
-/// which the optimizer may keep rolled, every index is a constant after inlining, so the
-/// register arrays it indexes never move to local memory.
-#[inline(always)]
-fn unroll<const N: usize>(mut f: impl FnMut(usize)) {
-    const { assert!(N <= 8) };
-    if N > 0 {
-        f(0);
-    }
-    if N > 1 {
-        f(1);
-    }
-    if N > 2 {
-        f(2);
-    }
-    if N > 3 {
-        f(3);
-    }
-    if N > 4 {
-        f(4);
-    }
-    if N > 5 {
-        f(5);
-    }
-    if N > 6 {
-        f(6);
-    }
-    if N > 7 {
-        f(7);
-    }
 }

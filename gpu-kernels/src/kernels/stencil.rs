@@ -30,6 +30,7 @@
 use crate::config::{STENCIL_BLOCK, STENCIL_STRIP_ROWS, STENCIL_UNROLL};
 use crate::device::index::{block_x, block_y, grid_dim_y, thread_x};
 use crate::device::state_space::load_f32_readonly;
+use crate::device::unroll::unroll;
 use crate::device::warp::{lane_id, shfl_idx_u32};
 
 /// Columns each lane holds per row.
@@ -218,37 +219,5 @@ pub(crate) unsafe extern "ptx-kernel" fn riptide_jacobi5_f32(
             r += UNROLL;
         }
         s += grid_dim_y() as usize;
-    }
-}
-
-/// Calls `f(0), f(1), …, f(N − 1)` as straight-line code (`N ≤ 8`): unlike a `for` loop,
-/// which the optimizer may keep rolled, every index is a constant after inlining, so the
-/// register arrays it indexes never move to local memory.
-#[inline(always)]
-fn unroll<const N: usize>(mut f: impl FnMut(usize)) {
-    const { assert!(N <= 8) };
-    if N > 0 {
-        f(0);
-    }
-    if N > 1 {
-        f(1);
-    }
-    if N > 2 {
-        f(2);
-    }
-    if N > 3 {
-        f(3);
-    }
-    if N > 4 {
-        f(4);
-    }
-    if N > 5 {
-        f(5);
-    }
-    if N > 6 {
-        f(6);
-    }
-    if N > 7 {
-        f(7);
     }
 }

@@ -28,13 +28,6 @@ pub struct RunStats {
     pub device_ms: f64,
 }
 
-impl RunStats {
-    /// Bytes moved over the host link per second of device time (both directions).
-    pub fn link_bytes_per_s(&self) -> f64 {
-        (self.bytes_in + self.bytes_out) as f64 / (self.device_ms / 1e3).max(1e-12)
-    }
-}
-
 /// The streams of a pipeline: uploads, compute lanes, downloads. In the serial
 /// configuration all three roles are one stream.
 #[derive(Debug)]

@@ -116,7 +116,6 @@ impl Pipeline {
                         let mut out = out_free_rx
                             .recv()
                             .map_err(|_| Error::Backend("the consumer stopped early".into()))?;
-                        out.done.synchronize()?;
                         run.download(chunk, |down, src| {
                             down.copy_to_host(src, out.buf.slice_mut(0..chunk.len())?)?;
                             down.record(&out.done)
