@@ -108,6 +108,10 @@ pub enum Error {
     #[error("{0}")]
     Backend(String),
 
+    /// A DAG or graph was refused before reaching the driver.
+    #[error(transparent)]
+    Graph(#[from] crate::graph::GraphError),
+
     /// An input or output file is unreadable, malformed or unwritable.
     #[error("{path}: {message}")]
     File {
@@ -147,7 +151,8 @@ impl Error {
             | Error::InvalidArgument(_)
             | Error::OutOfRange { .. }
             | Error::DeviceMismatch(_)
-            | Error::File { .. } => ErrorKind::InvalidInput,
+            | Error::File { .. }
+            | Error::Graph(_) => ErrorKind::InvalidInput,
             Error::OutOfMemory { .. } => ErrorKind::OutOfMemory,
             Error::Hazards { .. } => ErrorKind::Hazard,
         }

@@ -6,6 +6,7 @@
 //! | [`launch`] | a kernel launch described once for every backend |
 //! | [`kernels`] | one typed launcher per built-in kernel |
 //! | [`pipeline`] | chunked multi-stream streaming of data larger than device memory |
+//! | [`graph`] | event dependency graphs: eager on a stream pool, captured or built as CUDA graphs, replayed and updated |
 //! | [`error`] | the one error type |
 //!
 //! Data flows one way: a planner builds work from these types, the backend runs it. Nothing
@@ -14,6 +15,7 @@
 pub mod backend;
 pub mod element;
 pub mod error;
+pub mod graph;
 pub mod kernels;
 pub mod launch;
 pub mod measure;

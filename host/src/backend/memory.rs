@@ -442,6 +442,7 @@ impl<T: Element> PinnedBuffer<T> {
     /// CPU backend with hazard checking, an access that relied on that wait rather than on a
     /// synchronization the program made is reported as a hazard.
     pub fn read(&self) -> Result<HostRef<'_, T>> {
+        crate::backend::record::refuse_while_recording("host access to a pinned buffer")?;
         self.before_host_access(false)?;
         let guard = self.mem.lock.read().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the allocation holds `len` initialised `T`s (zeroed at allocation, `T: Pod`),
@@ -455,6 +456,7 @@ impl<T: Element> PinnedBuffer<T> {
 
     /// Host write access; waits like [`PinnedBuffer::read`].
     pub fn write(&mut self) -> Result<HostMut<'_, T>> {
+        crate::backend::record::refuse_while_recording("host access to a pinned buffer")?;
         self.before_host_access(true)?;
         let guard = self.mem.lock.write().unwrap_or_else(|e| e.into_inner());
         // SAFETY: as in `read`, and the write guard plus `&mut self` make this the only

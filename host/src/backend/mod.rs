@@ -17,6 +17,7 @@ pub mod cpu;
 pub mod cuda;
 pub(crate) mod info;
 pub(crate) mod memory;
+pub(crate) mod record;
 mod select;
 mod stream;
 
@@ -122,6 +123,7 @@ impl Device {
 
     /// Allocates `len` elements of device memory. The contents are unspecified until written.
     pub fn alloc<T: Element>(&self, len: usize, label: &str) -> Result<DeviceBuffer<T>> {
+        record::refuse_while_recording("device allocation")?;
         let bytes = len.checked_mul(size_of::<T>()).ok_or_else(|| {
             crate::Error::limit(
                 format!("{label}: allocation bytes"),
@@ -148,6 +150,7 @@ impl Device {
     /// Allocates `len` zeroed elements of host memory the device copies to and from
     /// asynchronously (page-locked on CUDA).
     pub fn alloc_pinned<T: Element>(&self, len: usize, label: &str) -> Result<PinnedBuffer<T>> {
+        record::refuse_while_recording("pinned host allocation")?;
         let bytes = len.checked_mul(size_of::<T>()).ok_or_else(|| {
             crate::Error::limit(
                 format!("{label}: allocation bytes"),
@@ -182,6 +185,7 @@ impl Device {
 
     /// Waits for all work queued on the device.
     pub fn synchronize(&self) -> Result<()> {
+        record::refuse_while_recording("device synchronization")?;
         match &self.inner {
             DeviceImpl::Cuda(d) => d.synchronize(),
             DeviceImpl::Cpu(d) => d.synchronize(),

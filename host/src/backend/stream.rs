@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use cudarc::driver::CudaEvent;
 
 use crate::backend::memory::{DevRange, HostRange, Pending};
+use crate::backend::record::{Op, Recording, refuse_while_recording};
 use crate::backend::{Device, DeviceImpl, DeviceRead, DeviceWrite, HostRead, HostWrite, cpu, cuda};
 use crate::element::Element;
 use crate::error::{Error, Result};
@@ -30,6 +31,8 @@ pub struct Stream {
 enum StreamImpl {
     Cuda(cuda::CudaStreamHandle),
     Cpu(cpu::CpuStream),
+    /// Collects operations as graph nodes instead of queuing them.
+    Recording(Recording),
 }
 
 impl Stream {
@@ -43,6 +46,15 @@ impl Stream {
             id: NEXT_STREAM_ID.fetch_add(1, Ordering::Relaxed),
             inner,
         })
+    }
+
+    /// A stream of `device` that records operations into `into` instead of running them.
+    pub(crate) fn recording(device: &Device, into: Recording) -> Stream {
+        Stream {
+            device: device.clone(),
+            id: NEXT_STREAM_ID.fetch_add(1, Ordering::Relaxed),
+            inner: StreamImpl::Recording(into),
+        }
     }
 
     /// The device the stream belongs to.
@@ -82,7 +94,12 @@ impl Stream {
                 dst.elements(),
             ));
         }
-        let (src, dst) = (src.host_range(), dst.dev_range());
+        self.h2d_range(src.host_range(), dst.dev_range(), true)
+    }
+
+    /// [`Stream::copy_to_device`] on checked-length ranges; `fence` makes host access to
+    /// `src` wait for the copy (off while capturing: the graph fences after each launch).
+    pub(crate) fn h2d_range(&self, src: HostRange, dst: DevRange, fence: bool) -> Result<()> {
         self.check_device("copy to device", &dst)?;
         if src.bytes == 0 {
             return Ok(());
@@ -90,10 +107,16 @@ impl Stream {
         match &self.inner {
             StreamImpl::Cuda(s) => {
                 s.copy_h2d(&src, &dst)?;
-                src.mem.add_pending(self.id, Pending::Cuda(s.fence()?));
+                if fence {
+                    src.mem.add_pending(self.id, Pending::Cuda(s.fence()?));
+                }
                 Ok(())
             }
             StreamImpl::Cpu(s) => s.copy_h2d(src, dst),
+            StreamImpl::Recording(r) => {
+                r.push(Op::ToDevice { src, dst });
+                Ok(())
+            }
         }
     }
 
@@ -110,7 +133,11 @@ impl Stream {
                 dst.elements(),
             ));
         }
-        let (src, dst) = (src.dev_range(), dst.host_range());
+        self.d2h_range(src.dev_range(), dst.host_range(), true)
+    }
+
+    /// [`Stream::copy_to_host`] on checked-length ranges; `fence` as in `h2d_range`.
+    pub(crate) fn d2h_range(&self, src: DevRange, dst: HostRange, fence: bool) -> Result<()> {
         self.check_device("copy to host", &src)?;
         if src.bytes == 0 {
             return Ok(());
@@ -118,10 +145,16 @@ impl Stream {
         match &self.inner {
             StreamImpl::Cuda(s) => {
                 s.copy_d2h(&src, &dst)?;
-                dst.mem.add_pending(self.id, Pending::Cuda(s.fence()?));
+                if fence {
+                    dst.mem.add_pending(self.id, Pending::Cuda(s.fence()?));
+                }
                 Ok(())
             }
             StreamImpl::Cpu(s) => s.copy_d2h(src, dst),
+            StreamImpl::Recording(r) => {
+                r.push(Op::ToHost { src, dst });
+                Ok(())
+            }
         }
     }
 
@@ -139,7 +172,11 @@ impl Stream {
                 dst.elements(),
             ));
         }
-        let (src, dst) = (src.dev_range(), dst.dev_range());
+        self.d2d_range(src.dev_range(), dst.dev_range())
+    }
+
+    /// [`Stream::copy_on_device`] on checked-length ranges.
+    pub(crate) fn d2d_range(&self, src: DevRange, dst: DevRange) -> Result<()> {
         self.check_device("device copy", &dst)?;
         if !same_backend(&self.inner, &src) {
             return Err(Error::DeviceMismatch(format!(
@@ -153,12 +190,20 @@ impl Stream {
         match &self.inner {
             StreamImpl::Cuda(s) => s.copy_d2d(&src, &dst),
             StreamImpl::Cpu(s) => s.copy_d2d(src, dst),
+            StreamImpl::Recording(r) => {
+                r.push(Op::OnDevice { src, dst });
+                Ok(())
+            }
         }
     }
 
     /// Queues setting every byte of `dst` to zero.
     pub fn fill_zero<T: Element>(&self, dst: impl DeviceWrite<T>) -> Result<()> {
-        let dst = dst.dev_range();
+        self.zero_range(dst.dev_range())
+    }
+
+    /// [`Stream::fill_zero`] on a range.
+    pub(crate) fn zero_range(&self, dst: DevRange) -> Result<()> {
         self.check_device("fill", &dst)?;
         if dst.bytes == 0 {
             return Ok(());
@@ -166,6 +211,10 @@ impl Stream {
         match &self.inner {
             StreamImpl::Cuda(s) => s.memset(&dst, 0),
             StreamImpl::Cpu(s) => s.memset(dst, 0),
+            StreamImpl::Recording(r) => {
+                r.push(Op::Zero { dst });
+                Ok(())
+            }
         }
     }
 
@@ -180,6 +229,10 @@ impl Stream {
         match (&self.inner, &self.device.inner) {
             (StreamImpl::Cuda(s), DeviceImpl::Cuda(d)) => s.launch(d, launch),
             (StreamImpl::Cpu(s), _) => s.launch(launch.clone()),
+            (StreamImpl::Recording(r), _) => {
+                r.push(Op::Kernel(launch.clone()));
+                Ok(())
+            }
             _ => unreachable!("a stream's backend is its device's backend"),
         }
     }
@@ -189,6 +242,9 @@ impl Stream {
         match (&self.inner, &event.inner) {
             (StreamImpl::Cuda(s), EventImpl::Cuda(e)) => s.record(e),
             (StreamImpl::Cpu(s), EventImpl::Cpu(e)) => s.record(e),
+            (StreamImpl::Recording(_), _) => Err(in_recording(
+                "recording an event (a graph orders nodes by its dependencies)",
+            )),
             _ => Err(mixed("record")),
         }
     }
@@ -199,6 +255,9 @@ impl Stream {
         match (&self.inner, &event.inner) {
             (StreamImpl::Cuda(s), EventImpl::Cuda(e)) => s.wait(e),
             (StreamImpl::Cpu(s), EventImpl::Cpu(e)) => s.wait(e),
+            (StreamImpl::Recording(_), _) => Err(in_recording(
+                "waiting on an event (a graph orders nodes by its dependencies)",
+            )),
             _ => Err(mixed("wait")),
         }
     }
@@ -209,6 +268,9 @@ impl Stream {
         match &self.inner {
             StreamImpl::Cuda(s) => s.host_fn(Box::new(f)),
             StreamImpl::Cpu(s) => s.host_fn(Box::new(f)),
+            StreamImpl::Recording(_) => Err(in_recording(
+                "a run-once host callback (add a repeatable one with Dag::host_fn)",
+            )),
         }
     }
 
@@ -233,16 +295,33 @@ impl Stream {
         self.synchronize()
     }
 
+    /// The CUDA stream behind this stream, on the CUDA backend.
+    pub(crate) fn cuda(&self) -> Option<&cuda::CudaStreamHandle> {
+        match &self.inner {
+            StreamImpl::Cuda(s) => Some(s),
+            StreamImpl::Cpu(_) | StreamImpl::Recording(_) => None,
+        }
+    }
+
     /// Blocks the host until all work queued on the stream completes.
     pub fn synchronize(&self) -> Result<()> {
+        refuse_while_recording("stream synchronization")?;
         match &self.inner {
             StreamImpl::Cuda(s) => s.synchronize(),
             StreamImpl::Cpu(s) => s.synchronize(),
+            StreamImpl::Recording(_) => Err(in_recording("stream synchronization")),
         }
     }
 }
 
+fn in_recording(operation: &'static str) -> Error {
+    crate::graph::GraphError::IllegalInCapture { operation }.into()
+}
+
 fn same_backend(stream: &StreamImpl, range: &DevRange) -> bool {
+    if let StreamImpl::Recording(_) = stream {
+        return true;
+    }
     matches!(
         (stream, &range.mem.mem),
         (
@@ -292,6 +371,7 @@ impl Event {
     /// Whether the recorded work has completed (true for a never-recorded event). A `true`
     /// orders the host after that work.
     pub fn query(&self) -> Result<bool> {
+        refuse_while_recording("querying an event")?;
         match &self.inner {
             EventImpl::Cuda(e) => e
                 .try_is_complete()
@@ -302,6 +382,7 @@ impl Event {
 
     /// Blocks the host until the recorded work completes.
     pub fn synchronize(&self) -> Result<()> {
+        refuse_while_recording("event synchronization")?;
         match &self.inner {
             EventImpl::Cuda(e) => e
                 .synchronize()

@@ -230,7 +230,7 @@ pub(crate) struct CudaStreamHandle {
 }
 
 impl CudaStreamHandle {
-    fn ctx(&self) -> &Arc<CudaContext> {
+    pub(crate) fn ctx(&self) -> &Arc<CudaContext> {
         self.stream.context()
     }
 
@@ -320,26 +320,7 @@ impl CudaStreamHandle {
     }
 
     pub(crate) fn launch(&self, device: &CudaDevice, launch: &KernelLaunch) -> Result<()> {
-        let func = device.function(launch.kernel.name())?;
-        // Parameter values live in `values`; `params` points into it. Reserve first so the
-        // pointers stay valid.
-        let mut values: Vec<[u8; 16]> = Vec::with_capacity(launch.args.len());
-        for arg in &launch.args {
-            let mut slot = [0u8; 16];
-            match arg {
-                KernelArg::Buffer(b) => {
-                    let DeviceMemCuda(ptr) = cuda_mem(&b.range)?;
-                    slot[..8].copy_from_slice(&(ptr + b.range.offset as u64).to_le_bytes());
-                }
-                KernelArg::Null => {}
-                KernelArg::Scalar(s) => slot[..s.bytes().len()].copy_from_slice(s.bytes()),
-            }
-            values.push(slot);
-        }
-        let mut params: Vec<*mut c_void> = values
-            .iter_mut()
-            .map(|v| v.as_mut_ptr().cast::<c_void>())
-            .collect();
+        let mut args = KernelParams::new(device, launch)?;
         let c = launch.config;
         // SAFETY: `func` is an entry of the device's loaded module; the typed launcher that
         // built `launch` matched its arguments to the entry's parameters in order and size
@@ -349,13 +330,18 @@ impl CudaStreamHandle {
             raw::launch(
                 self.ctx(),
                 self.cu(),
-                func,
+                args.func,
                 (c.grid.x, c.grid.y, c.grid.z),
                 (c.block.x, c.block.y, c.block.z),
                 c.shared_bytes,
-                &mut params,
+                &mut args.pointers(),
             )
         }
+    }
+
+    /// The raw stream handle (graphs launch and capture on it).
+    pub(crate) fn raw(&self) -> sys::CUstream {
+        self.cu()
     }
 
     pub(crate) fn record(&self, event: &CudaEvent) -> Result<()> {
@@ -379,6 +365,47 @@ impl CudaStreamHandle {
             .synchronize()
             .map_err(|e| raw::driver_error("cuStreamSynchronize", e))
     }
+}
+
+/// A launch's arguments laid out as the driver takes them: one 16-byte slot per PTX
+/// parameter, pointed to by `pointers()`.
+pub(crate) struct KernelParams {
+    pub(crate) func: raw::Function,
+    values: Vec<[u8; 16]>,
+}
+
+impl KernelParams {
+    pub(crate) fn new(device: &CudaDevice, launch: &KernelLaunch) -> Result<KernelParams> {
+        let func = device.function(launch.kernel.name())?;
+        let mut values = Vec::with_capacity(launch.args.len());
+        for arg in &launch.args {
+            let mut slot = [0u8; 16];
+            match arg {
+                KernelArg::Buffer(b) => {
+                    let DeviceMemCuda(ptr) = cuda_mem(&b.range)?;
+                    slot[..8].copy_from_slice(&(ptr + b.range.offset as u64).to_le_bytes());
+                }
+                KernelArg::Null => {}
+                KernelArg::Scalar(s) => slot[..s.bytes().len()].copy_from_slice(s.bytes()),
+            }
+            values.push(slot);
+        }
+        Ok(KernelParams { func, values })
+    }
+
+    /// One pointer per parameter slot; valid while `self` is neither moved nor dropped.
+    pub(crate) fn pointers(&mut self) -> Vec<*mut c_void> {
+        self.values
+            .iter_mut()
+            .map(|v| v.as_mut_ptr().cast::<c_void>())
+            .collect()
+    }
+}
+
+/// The device address of the start of `range`.
+pub(crate) fn device_ptr(range: &DevRange) -> Result<sys::CUdeviceptr> {
+    let DeviceMemCuda(ptr) = cuda_mem(range)?;
+    Ok(ptr + range.offset as u64)
 }
 
 struct DeviceMemCuda(sys::CUdeviceptr);

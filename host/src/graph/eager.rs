@@ -1,0 +1,90 @@
+//! Running a DAG eagerly: every node queued on a pool of streams each time, independent
+//! branches on different streams, one event per cross-stream edge and none within a stream.
+
+use crate::backend::{Device, Event, Stream};
+use crate::error::Result;
+
+use super::check::Checked;
+use super::dag::Dag;
+use super::issue::{Mode, StreamIssuer, issue};
+use super::plan::Plan;
+
+/// A DAG planned onto a stream pool, ready to be issued any number of times.
+///
+/// The caller's stream is lane 0; the runner owns the other streams and the events, created
+/// once. [`EagerRunner::run`] queues the whole DAG behind the work already on the caller's
+/// stream and makes that stream wait for all of it, so the caller orders later work (or a
+/// `synchronize`) on its one stream.
+#[derive(Debug)]
+pub struct EagerRunner {
+    device: Device,
+    dag: Dag,
+    plan: Plan,
+    pool: Vec<Stream>,
+    events: Vec<Event>,
+}
+
+impl EagerRunner {
+    /// Validates `dag` and plans it onto at most `max_streams` streams (including the one it
+    /// is run on).
+    pub fn new(dag: Dag, device: &Device, max_streams: usize) -> Result<EagerRunner> {
+        let checked = Checked::new(&dag, device)?;
+        EagerRunner::from_checked(dag, &checked, device, max_streams)
+    }
+
+    pub(crate) fn from_checked(
+        dag: Dag,
+        checked: &Checked,
+        device: &Device,
+        max_streams: usize,
+    ) -> Result<EagerRunner> {
+        let plan = Plan::new(&dag, checked, max_streams);
+        let pool = (1..plan.lanes)
+            .map(|_| device.stream())
+            .collect::<Result<Vec<_>>>()?;
+        let events = (0..plan.events)
+            .map(|_| device.event(false))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(EagerRunner {
+            device: device.clone(),
+            dag,
+            plan,
+            pool,
+            events,
+        })
+    }
+
+    /// Queues every node behind `stream`'s current work; `stream` then waits for all of them.
+    pub fn run(&self, stream: &Stream) -> Result<()> {
+        super::check_stream(&self.device, stream)?;
+        let mut lanes = vec![stream];
+        lanes.extend(self.pool.iter());
+        let mut issuer = StreamIssuer {
+            lanes,
+            events: &self.events,
+            mode: Mode::Eager,
+            after_run: None,
+            keep: None,
+        };
+        issue(&self.plan, &self.dag, &mut issuer)
+    }
+
+    /// Streams the plan uses, counting the caller's.
+    pub fn streams(&self) -> usize {
+        self.plan.lanes
+    }
+
+    /// Event waits between nodes on different streams per run (forks and joins excluded).
+    pub fn cross_stream_waits(&self) -> usize {
+        self.plan.cross_lane_waits()
+    }
+
+    /// The DAG being run.
+    pub fn dag(&self) -> &Dag {
+        &self.dag
+    }
+
+    pub(crate) fn dag_mut(&mut self) -> &mut Dag {
+        &mut self.dag
+    }
+}
