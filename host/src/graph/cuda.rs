@@ -141,7 +141,7 @@ impl CudaGraph {
             }
             Ok(())
         };
-        raw::begin_capture(&cuda.ctx, origin)?;
+        let capturing = raw::begin_capture(&cuda.ctx, origin)?;
         let issued = issue(
             &plan,
             dag,
@@ -155,6 +155,7 @@ impl CudaGraph {
         );
         // End the capture whatever happened, so the stream is usable again.
         let ended = raw::end_capture(&cuda.ctx, origin);
+        drop(capturing);
         issued?;
         let graph = ended?;
         let exec = graph.instantiate()?;

@@ -202,8 +202,10 @@ impl Graph {
     }
 
     fn replace_op(&mut self, i: usize, op: Op, new_touches: Vec<Touch>) {
-        for list in self.touches.values_mut() {
-            list.retain(|(j, _)| *j != i);
+        for t in self.dag.nodes[i].op.accesses() {
+            if let Some(list) = self.touches.get_mut(&t.allocation) {
+                list.retain(|(j, _)| *j != i);
+            }
         }
         for t in new_touches {
             self.touches.entry(t.allocation).or_default().push((i, t));

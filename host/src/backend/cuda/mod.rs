@@ -117,9 +117,7 @@ impl CudaDevice {
     }
 
     pub(crate) fn synchronize(&self) -> Result<()> {
-        self.ctx
-            .synchronize()
-            .map_err(|e| raw::driver_error("cuCtxSynchronize", e))
+        raw::synchronize_context(&self.ctx)
     }
 
     /// Free and total device memory, in bytes.

@@ -58,6 +58,20 @@ fn describe(err: &DriverError) -> String {
         .unwrap_or_else(|_| format!("code {}", err.0 as u32))
 }
 
+/// Stream capture and context-wide synchronization exclude each other: synchronizing a
+/// context (which freeing memory does) while any of its streams captures invalidates the
+/// capture, whichever thread does it. Captures hold this shared; whole-context
+/// synchronizations hold it exclusively and so wait for captures in progress to end.
+static CAPTURE_EXCLUSION: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Waits for all work in `ctx` (never while a stream capture is in progress).
+pub(crate) fn synchronize_context(ctx: &CudaContext) -> Result<()> {
+    let _no_capture = CAPTURE_EXCLUSION.write().unwrap_or_else(|e| e.into_inner());
+    bind(ctx)?;
+    ctx.synchronize()
+        .map_err(|e| driver_error("cuCtxSynchronize", e))
+}
+
 fn bind(ctx: &CudaContext) -> Result<()> {
     ctx.bind_to_thread()
         .map_err(|e| driver_error("cuCtxSetCurrent", e))
@@ -86,6 +100,7 @@ pub(crate) fn device_alloc(ctx: &CudaContext, bytes: usize) -> Result<sys::CUdev
 /// # Safety
 /// `ptr` must come from [`device_alloc`] in `ctx` and not have been freed.
 pub(crate) unsafe fn device_free(ctx: &CudaContext, ptr: sys::CUdeviceptr) -> Result<()> {
+    let _no_capture = CAPTURE_EXCLUSION.write().unwrap_or_else(|e| e.into_inner());
     bind(ctx)?;
     ctx.synchronize()
         .map_err(|e| driver_error("cuCtxSynchronize", e))?;
@@ -121,6 +136,8 @@ pub(crate) fn pinned_alloc(ctx: &CudaContext, bytes: usize) -> Result<*mut u8> {
 /// `ptr` must come from [`pinned_alloc`], not have been freed, and no queued copy may still
 /// use it.
 pub(crate) unsafe fn pinned_free(ctx: &CudaContext, ptr: *mut u8) -> Result<()> {
+    // Freeing page-locked memory may synchronize the context.
+    let _no_capture = CAPTURE_EXCLUSION.write().unwrap_or_else(|e| e.into_inner());
     bind(ctx)?;
     // SAFETY: forwarded from the caller.
     unsafe { result::free_host(ptr.cast()) }.map_err(|e| driver_error("cuMemFreeHost", e))
@@ -447,33 +464,43 @@ pub(crate) enum CopyEnd {
 }
 
 fn linear_copy(dst: CopyEnd, src: CopyEnd, bytes: usize) -> sys::CUDA_MEMCPY3D {
-    // SAFETY: CUDA_MEMCPY3D is a plain C struct for which all-zero is the documented
-    // "unused" value of every field.
-    let mut p: sys::CUDA_MEMCPY3D = unsafe { std::mem::zeroed() };
-    match src {
-        CopyEnd::Host(ptr) => {
-            p.srcMemoryType = sys::CUmemorytype::CU_MEMORYTYPE_HOST;
-            p.srcHost = ptr.cast_const().cast();
-        }
-        CopyEnd::Device(ptr) => {
-            p.srcMemoryType = sys::CUmemorytype::CU_MEMORYTYPE_DEVICE;
-            p.srcDevice = ptr;
-        }
+    use sys::CUmemorytype::{CU_MEMORYTYPE_DEVICE, CU_MEMORYTYPE_HOST};
+    let (src_type, src_host, src_device) = match src {
+        CopyEnd::Host(p) => (CU_MEMORYTYPE_HOST, p.cast_const().cast::<c_void>(), 0),
+        CopyEnd::Device(p) => (CU_MEMORYTYPE_DEVICE, std::ptr::null(), p),
+    };
+    let (dst_type, dst_host, dst_device) = match dst {
+        CopyEnd::Host(p) => (CU_MEMORYTYPE_HOST, p.cast::<c_void>(), 0),
+        CopyEnd::Device(p) => (CU_MEMORYTYPE_DEVICE, std::ptr::null_mut(), p),
+    };
+    // One row of `bytes` bytes: offsets, pitches and array fields unused (zero / null).
+    sys::CUDA_MEMCPY3D {
+        srcXInBytes: 0,
+        srcY: 0,
+        srcZ: 0,
+        srcLOD: 0,
+        srcMemoryType: src_type,
+        srcHost: src_host,
+        srcDevice: src_device,
+        srcArray: std::ptr::null_mut(),
+        reserved0: std::ptr::null_mut(),
+        srcPitch: 0,
+        srcHeight: 0,
+        dstXInBytes: 0,
+        dstY: 0,
+        dstZ: 0,
+        dstLOD: 0,
+        dstMemoryType: dst_type,
+        dstHost: dst_host,
+        dstDevice: dst_device,
+        dstArray: std::ptr::null_mut(),
+        reserved1: std::ptr::null_mut(),
+        dstPitch: 0,
+        dstHeight: 0,
+        WidthInBytes: bytes,
+        Height: 1,
+        Depth: 1,
     }
-    match dst {
-        CopyEnd::Host(ptr) => {
-            p.dstMemoryType = sys::CUmemorytype::CU_MEMORYTYPE_HOST;
-            p.dstHost = ptr.cast();
-        }
-        CopyEnd::Device(ptr) => {
-            p.dstMemoryType = sys::CUmemorytype::CU_MEMORYTYPE_DEVICE;
-            p.dstDevice = ptr;
-        }
-    }
-    p.WidthInBytes = bytes;
-    p.Height = 1;
-    p.Depth = 1;
-    p
 }
 
 fn memset_params(dst: sys::CUdeviceptr, bytes: usize) -> sys::CUDA_MEMSET_NODE_PARAMS {
@@ -639,9 +666,8 @@ unsafe impl Sync for GraphExec {}
 
 impl Drop for GraphExec {
     fn drop(&mut self) {
-        if bind(&self.ctx).is_ok() {
-            // Destroying an executable that may still run is undefined: wait for the device.
-            let _ = self.ctx.synchronize();
+        // Destroying an executable that may still run is undefined: wait for the device.
+        if synchronize_context(&self.ctx).is_ok() {
             // SAFETY: the handle is live, idle, and destroyed once.
             let _ = unsafe { sys::cuGraphExecDestroy(self.handle) };
         }
@@ -740,9 +766,13 @@ impl GraphExec {
     }
 }
 
+/// A capture in progress: context-wide synchronizations wait until it is dropped.
+pub(crate) struct CaptureGuard(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>);
+
 /// Starts capturing `stream` (thread-local mode: only this thread's unsafe calls are
-/// refused while it captures).
-pub(crate) fn begin_capture(ctx: &CudaContext, stream: sys::CUstream) -> Result<()> {
+/// refused while it captures). Keep the guard until the capture has ended.
+pub(crate) fn begin_capture(ctx: &CudaContext, stream: sys::CUstream) -> Result<CaptureGuard> {
+    let guard = CaptureGuard(CAPTURE_EXCLUSION.read().unwrap_or_else(|e| e.into_inner()));
     bind(ctx)?;
     // SAFETY: `stream` is a live non-default stream of `ctx`.
     unsafe {
@@ -752,7 +782,8 @@ pub(crate) fn begin_capture(ctx: &CudaContext, stream: sys::CUstream) -> Result<
         )
     }
     .result()
-    .map_err(|e| driver_error("cuStreamBeginCapture", e))
+    .map_err(|e| driver_error("cuStreamBeginCapture", e))?;
+    Ok(guard)
 }
 
 /// Ends the capture begun on `stream` and returns the captured graph.
