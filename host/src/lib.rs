@@ -6,6 +6,7 @@
 //! | [`launch`] | a kernel launch described once for every backend |
 //! | [`kernels`] | one typed launcher per built-in kernel |
 //! | [`pipeline`] | chunked multi-stream streaming of data larger than device memory |
+//! | [`multi`] | work split and balanced across several devices |
 //! | [`error`] | the one error type |
 //!
 //! Data flows one way: a planner builds work from these types, the backend runs it. Nothing
@@ -17,6 +18,7 @@ pub mod error;
 pub mod kernels;
 pub mod launch;
 pub mod measure;
+pub mod multi;
 pub mod pipeline;
 
 pub use backend::{

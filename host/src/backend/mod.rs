@@ -180,6 +180,21 @@ impl Device {
         })
     }
 
+    /// Prepares direct copies from `peer`'s memory into this device's (peer access), where
+    /// the hardware allows. Returns whether [`Stream::copy_on_device`] between the two is a
+    /// direct device-to-device copy; when it is not, move data through pinned host memory.
+    /// Virtual devices of the CPU backend always copy directly (a plain memory copy the race
+    /// detector sees like any other).
+    pub fn enable_peer_access(&self, peer: &Device) -> Result<bool> {
+        match (&self.inner, &peer.inner) {
+            (DeviceImpl::Cuda(a), DeviceImpl::Cuda(b)) => a.enable_peer(b),
+            (DeviceImpl::Cpu(_), DeviceImpl::Cpu(_)) => Ok(true),
+            _ => Err(crate::Error::DeviceMismatch(
+                "peer access between devices of different backends".into(),
+            )),
+        }
+    }
+
     /// Waits for all work queued on the device.
     pub fn synchronize(&self) -> Result<()> {
         match &self.inner {

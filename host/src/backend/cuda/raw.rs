@@ -181,6 +181,64 @@ pub(crate) unsafe fn copy_d2d(
         .map_err(|e| driver_error("cuMemcpyDtoDAsync", e))
 }
 
+/// Queues a copy between memory of two different contexts (devices).
+///
+/// # Safety
+/// `src` must be live device memory of `src_ctx` and `dst` of `dst_ctx`, both for `bytes`
+/// bytes, until the copy completes.
+pub(crate) unsafe fn copy_peer(
+    stream_ctx: &CudaContext,
+    stream: sys::CUstream,
+    dst: sys::CUdeviceptr,
+    dst_ctx: &CudaContext,
+    src: sys::CUdeviceptr,
+    src_ctx: &CudaContext,
+    bytes: usize,
+) -> Result<()> {
+    bind(stream_ctx)?;
+    // SAFETY: forwarded from the caller; both context handles are alive (borrowed).
+    unsafe { sys::cuMemcpyPeerAsync(dst, dst_ctx.cu_ctx(), src, src_ctx.cu_ctx(), bytes, stream) }
+        .result()
+        .map_err(|e| driver_error("cuMemcpyPeerAsync", e))
+}
+
+/// Whether `ctx`'s device can address `peer`'s memory directly (false for the same device:
+/// memory of one device needs no peer access).
+pub(crate) fn can_access_peer(ctx: &CudaContext, peer: &CudaContext) -> Result<bool> {
+    if ctx.cu_device() == peer.cu_device() {
+        return Ok(false);
+    }
+    let mut can: std::ffi::c_int = 0;
+    // SAFETY: `can` is a valid out-pointer; both device handles come from live contexts.
+    unsafe { sys::cuDeviceCanAccessPeer(&mut can, ctx.cu_device(), peer.cu_device()) }
+        .result()
+        .map_err(|e| driver_error("cuDeviceCanAccessPeer", e))?;
+    Ok(can != 0)
+}
+
+/// Lets kernels and copies in `ctx` address `peer`'s memory; enabling twice is not an error.
+pub(crate) fn enable_peer_access(ctx: &CudaContext, peer: &CudaContext) -> Result<()> {
+    bind(ctx)?;
+    // SAFETY: both contexts are alive; flags must be 0.
+    let status = unsafe { sys::cuCtxEnablePeerAccess(peer.cu_ctx(), 0) };
+    match status {
+        sys::CUresult::CUDA_SUCCESS | sys::CUresult::CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED => {
+            Ok(())
+        }
+        other => other
+            .result()
+            .map_err(|e| driver_error("cuCtxEnablePeerAccess", e)),
+    }
+}
+
+/// Whether the NCCL library can be loaded. cudarc's dynamic loading panics on the first NCCL
+/// call when the library is missing, so this is asked before any.
+pub(crate) fn nccl_library_present() -> bool {
+    // SAFETY: only tries to open the library under its candidate names; no symbol is
+    // resolved or called.
+    unsafe { cudarc::nccl::sys::is_culib_present() }
+}
+
 /// Queues setting `bytes` bytes at `dst` to `value`.
 ///
 /// # Safety

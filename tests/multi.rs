@@ -1,0 +1,515 @@
+//! Several devices: results equal the reference whatever the split (elementwise, sum,
+//! min/max, histogram, stencil with halos from the host, and a grid resident on the
+//! devices exchanging halo rows by peer copies or through pinned host memory), with the
+//! race detector on; the balancer's simulated makespan is within 5% of the best static
+//! split computed from the devices' true speeds, for 1 to 8 devices and for a device that
+//! slows down mid-run.
+//!
+//! On a GPU, two or three logical devices opened on GPU 0 run the same bodies through the
+//! real multi-context paths (`*_on_one_gpu`, ignored without a GPU).
+
+mod common;
+
+use riptide::host::backend::cpu::{CpuConfig, CpuRuntime, TimingModel};
+use riptide::host::kernels::{MapChain, ScanKind};
+use riptide::host::multi::{HaloPath, MultiPipeline, ResidentStencil, Weights, scan_across};
+use riptide::host::pipeline::workloads::{
+    Binning, Elementwise, Extremum, Histogram, MapStep, Stencil, Sum,
+};
+use riptide::host::pipeline::{ChunkOutput, PipelineConfig};
+use riptide::host::{Device, Element, Error, Result};
+use riptide_reference as reference;
+
+const CHAIN: MapChain = MapChain {
+    scale: 0.5,
+    offset: -0.25,
+    lo: -8.0,
+    hi: 8.0,
+};
+
+fn chain() -> Elementwise {
+    Elementwise(vec![
+        MapStep::Compute {
+            k: 3,
+            a: 0.75,
+            b: 0.125,
+        },
+        MapStep::Chain(CHAIN),
+    ])
+}
+
+fn data_f32(n: usize, seed: u64) -> Vec<f32> {
+    common::random_f32(n, seed)
+        .into_iter()
+        .map(|v| v * 4.0)
+        .collect()
+}
+
+fn data_u32(n: usize, seed: u64) -> Vec<u32> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 32) as u32
+        })
+        .collect()
+}
+
+/// Runs `kernel` over `data` on `multi`; returns the combined output, the streamed data and
+/// the stats.
+fn run_multi<T: Element, K: riptide::host::multi::CombineAcross<T>>(
+    multi: &mut MultiPipeline,
+    kernel: &K,
+    data: &[T],
+) -> Result<(K::Output, Vec<T>, riptide::host::multi::MultiStats)> {
+    let dev = multi.devices().remove(0);
+    let mut input = dev.alloc_pinned::<T>(data.len(), "input")?;
+    input.write()?.copy_from_slice(data);
+    let mut output = if kernel.output() != ChunkOutput::Accumulated {
+        Some(dev.alloc_pinned::<T>(data.len(), "output")?)
+    } else {
+        None
+    };
+    let (out, stats) = multi.run(kernel, &input, output.as_mut())?;
+    let back = match &output {
+        Some(o) => o.read()?.to_vec(),
+        None => Vec::new(),
+    };
+    Ok((out, back, stats))
+}
+
+fn assert_chain_matches(x: &[f32], got: &[f32]) {
+    let mut y = x.to_vec();
+    reference::elementwise::compute_in_place(0.75, 0.125, 3, &mut y);
+    let mut refs = vec![reference::elementwise::MapChainRef::default(); y.len()];
+    let p = reference::elementwise::MapChainParams {
+        scale: CHAIN.scale,
+        offset: CHAIN.offset,
+        lo: CHAIN.lo,
+        hi: CHAIN.hi,
+    };
+    reference::elementwise::map_chain(&y, p, &mut refs).expect("lengths match");
+    // GPU `exp` is approximate: each element must be admitted by the reference's bound.
+    let bad = refs.iter().zip(got).filter(|(r, g)| !r.admits(**g)).count();
+    assert_eq!(
+        bad,
+        0,
+        "{bad} of {} elements outside the map_chain bound",
+        got.len()
+    );
+}
+
+/// Every workload over several lengths on `devices`, compared with the reference.
+fn results_match_the_reference(devices: &[Device]) -> Result<()> {
+    let c = 3000;
+    for n in [0, 1, c - 1, c + 1, 11 * c + 7] {
+        let mut multi = MultiPipeline::new(devices, PipelineConfig::new(c, 2, 2))?;
+        let x = data_f32(n, n as u64);
+        let (_, got, stats) = run_multi(&mut multi, &chain(), &x)?;
+        assert_chain_matches(&x, &got);
+        let covered: usize = stats.devices.iter().map(|d| d.elements).sum();
+        assert_eq!(covered, n, "every element is processed exactly once");
+        // A second run starts from the split the first one measured.
+        multi.learn(&stats);
+        let (_, got, _) = run_multi(&mut multi, &chain(), &x)?;
+        assert_chain_matches(&x, &got);
+
+        let xu = data_u32(n, 7 + n as u64);
+        assert_eq!(
+            run_multi(&mut multi, &Sum, &xu)?.0,
+            reference::reduce::sum_u32(&xu)
+        );
+        assert_eq!(
+            run_multi(&mut multi, &Extremum { max: false }, &xu)?.0,
+            reference::reduce::min_u32(&xu)
+        );
+        assert_eq!(
+            run_multi(&mut multi, &Extremum { max: true }, &xu)?.0,
+            reference::reduce::max_u32(&xu)
+        );
+        let h = Histogram {
+            bins: 100,
+            binning: Binning::Integer {
+                lo: 1 << 20,
+                width: 1 << 25,
+            },
+        };
+        let mut want = vec![0u32; 100];
+        reference::histogram::histogram_u32(&xu, 1 << 20, 1 << 25, &mut want).expect("valid");
+        assert_eq!(run_multi(&mut multi, &h, &xu)?.0, want);
+
+        let s = run_multi(&mut multi, &Sum, &x)?.0;
+        let r = reference::reduce::sum_f32(&x);
+        // Each chunk's f32 sum has the kernel's tree depth; each device adds its partials in
+        // f64 and rounds once to f32, and the devices' sums are added in f64 and rounded
+        // once more: two roundings beyond the tree.
+        let depth = gpu_kernels::config::reduce_f32_depth(
+            c,
+            gpu_kernels::config::reduce_grid(c, devices[0].info().multiprocessors),
+        ) as u32;
+        let bound = reference::bounds::sum_bound(r.abs_sum, depth + 2);
+        assert!(r.admits(s, bound), "sum {s} vs {} (bound {bound})", r.value);
+    }
+    // A stencil sweep streamed through several devices: halos come from the host input.
+    let cols = 37;
+    for rows in [1, 3, 64, 257] {
+        let x = data_f32(rows * cols, rows as u64);
+        let mut want = vec![0.0f32; rows * cols];
+        let block = reference::stencil::Jacobi5Block {
+            rows,
+            cols,
+            row_offset: 0,
+            global_rows: rows,
+            row_begin: 0,
+            row_end: rows,
+        };
+        reference::stencil::jacobi5(&block, &x, &mut want).expect("valid block");
+        let mut multi = MultiPipeline::new(devices, PipelineConfig::new(5 * cols, 1, 2))?;
+        let (_, got, _) = run_multi(&mut multi, &Stencil { cols }, &x)?;
+        let bad = got
+            .iter()
+            .zip(&want)
+            .filter(|(g, w)| g.to_bits() != w.to_bits())
+            .count();
+        assert_eq!(bad, 0, "rows {rows}: {bad} cells differ");
+    }
+    Ok(())
+}
+
+/// `sweeps` Jacobi sweeps of the whole grid by the reference.
+fn reference_sweeps(grid: &[f32], cols: usize, sweeps: usize) -> Vec<f32> {
+    let rows = grid.len() / cols;
+    let block = reference::stencil::Jacobi5Block {
+        rows,
+        cols,
+        row_offset: 0,
+        global_rows: rows,
+        row_begin: 0,
+        row_end: rows,
+    };
+    let mut cur = grid.to_vec();
+    let mut next = vec![0.0f32; grid.len()];
+    for _ in 0..sweeps {
+        reference::stencil::jacobi5(&block, &cur, &mut next).expect("valid block");
+        std::mem::swap(&mut cur, &mut next);
+    }
+    cur
+}
+
+/// A resident grid swept several times with halo exchanges equals the reference's sweeps
+/// bit for bit (the same sums in the same order, in f32).
+fn resident_stencil_matches(devices: &[Device], force_host: bool) -> Result<Vec<HaloPath>> {
+    let cols = 29;
+    let mut paths = Vec::new();
+    for rows in [devices.len(), 7, 100] {
+        let grid = data_f32(rows * cols, 3 + rows as u64);
+        let weights = Weights::from_throughput(
+            &(0..devices.len())
+                .map(|i| 1.0 + i as f64)
+                .collect::<Vec<_>>(),
+        )?;
+        let mut st = ResidentStencil::new(devices, &grid, cols, &weights, force_host)?;
+        paths = st.halo_paths().to_vec();
+        for sweeps in [1, 4] {
+            st.sweep(sweeps)?;
+            let got = st.download()?;
+            let want = reference_sweeps(&grid, cols, st.sweeps());
+            let bad = got
+                .iter()
+                .zip(&want)
+                .filter(|(g, w)| g.to_bits() != w.to_bits())
+                .count();
+            assert_eq!(
+                bad,
+                0,
+                "{} devices, {rows} rows, {} sweeps: {bad} cells differ",
+                devices.len(),
+                st.sweeps()
+            );
+        }
+    }
+    Ok(paths)
+}
+
+fn cpu_devices(n: usize, slowdown: Vec<f64>) -> Vec<Device> {
+    CpuRuntime::new(
+        CpuConfig {
+            timing: Some(TimingModel::H100_PCIE),
+            device_slowdown: slowdown,
+            ..CpuConfig::checked()
+        },
+        n,
+    )
+    .devices()
+}
+
+#[test]
+fn results_equal_the_reference_on_virtual_devices() -> Result<()> {
+    for n in [1, 2, 3, 5] {
+        let slowdown = (0..n).map(|i| 1.0 + 0.7 * i as f64).collect();
+        results_match_the_reference(&cpu_devices(n, slowdown))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn resident_stencil_exchanges_halos_between_virtual_devices() -> Result<()> {
+    for n in [1, 2, 3, 5] {
+        let devices = cpu_devices(n, Vec::new());
+        let peer = resident_stencil_matches(&devices, false)?;
+        assert!(peer.iter().all(|p| *p == HaloPath::Peer));
+        let host = resident_stencil_matches(&devices, true)?;
+        assert_eq!(host.len(), n - 1);
+        assert!(host.iter().all(|p| *p == HaloPath::Host));
+    }
+    Ok(())
+}
+
+#[test]
+fn bad_multi_device_requests_are_refused() -> Result<()> {
+    assert!(matches!(
+        MultiPipeline::new(&[], PipelineConfig::new(10, 1, 2)),
+        Err(Error::InvalidArgument(_))
+    ));
+    let devices = cpu_devices(2, Vec::new());
+    let mut multi = MultiPipeline::new(&devices, PipelineConfig::new(10, 1, 2))?;
+    assert!(multi.set_weights(Weights::equal(3)).is_err());
+    let grid = vec![0.0f32; 10];
+    assert!(ResidentStencil::new(&devices, &grid, 3, &Weights::equal(2), false).is_err());
+    assert!(ResidentStencil::new(&devices, &grid, 5, &Weights::equal(1), false).is_err());
+    Ok(())
+}
+
+/// A scan across devices (per-device blocks, then block totals added on the host) equals
+/// one whole scan exactly (u32 arithmetic wraps identically in any grouping).
+fn scans_match(devices: &[Device]) -> Result<()> {
+    let dev = &devices[0];
+    for n in [0, 1, 5, 4999, 5001, 23_456] {
+        let x = data_u32(n, 17 + n as u64);
+        let mut input = dev.alloc_pinned::<u32>(n, "scan input")?;
+        input.write()?.copy_from_slice(&x);
+        let mut output = dev.alloc_pinned::<u32>(n, "scan output")?;
+        for kind in [ScanKind::Inclusive, ScanKind::Exclusive] {
+            let rk = match kind {
+                ScanKind::Inclusive => reference::scan::ScanKind::Inclusive,
+                ScanKind::Exclusive => reference::scan::ScanKind::Exclusive,
+            };
+            let mut want = vec![0u32; n];
+            let total = reference::scan::scan_u32(&x, 0, rk, &mut want).expect("lengths");
+            let weights = Weights::from_throughput(
+                &(0..devices.len())
+                    .map(|i| 3.0 - i as f64 * 0.5)
+                    .collect::<Vec<_>>(),
+            )?;
+            let (t, blocks) = scan_across(
+                devices,
+                PipelineConfig::new(2000, 2, 2),
+                &weights,
+                kind,
+                &input,
+                &mut output,
+            )?;
+            assert_eq!(blocks.iter().map(|b| b.len()).sum::<usize>(), n);
+            let got = output.read()?;
+            let bad = got.iter().zip(&want).filter(|(g, w)| g != w).count();
+            assert_eq!(bad, 0, "{kind:?} n={n}: {bad} elements differ");
+            assert_eq!(t, total);
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn scans_across_virtual_devices_equal_one_scan() -> Result<()> {
+    for n in [1, 2, 3, 4] {
+        scans_match(&cpu_devices(n, Vec::new()))?;
+    }
+    Ok(())
+}
+
+// ---- The balancer, in simulated time ----
+
+/// The H100 model with every bandwidth and rate divided by 10⁴: a 4 KiB chunk then costs
+/// about 0.9 ms of simulated copy time, so the few microseconds the one issuing host thread
+/// spends per chunk stay negligible even for 8 devices, while each test moves only 4 MB of
+/// real memory. Fixed latencies keep their H100 values.
+fn slow_model() -> TimingModel {
+    let h = TimingModel::H100_PCIE;
+    TimingModel {
+        h2d_bytes_per_s: h.h2d_bytes_per_s / 1e4,
+        d2h_bytes_per_s: h.d2h_bytes_per_s / 1e4,
+        duplex_bytes_per_s: h.duplex_bytes_per_s / 1e4,
+        device_bytes_per_s: h.device_bytes_per_s / 1e4,
+        peer_bytes_per_s: h.peer_bytes_per_s / 1e4,
+        flops_per_s: h.flops_per_s / 1e4,
+        ..h
+    }
+}
+
+const CHUNK: usize = 1024;
+const CHUNKS: usize = 960;
+
+/// Simulated makespan of one run of `CHUNKS` chunks on devices of the given slowdowns;
+/// `split` fixes a static split (chunk counts per device), `None` balances dynamically
+/// from equal weights.
+fn simulated_makespan(
+    slowdown: &[f64],
+    late: Vec<Option<(f64, f64)>>,
+    split: Option<&[usize]>,
+) -> Result<f64> {
+    let devices = CpuRuntime::new(
+        CpuConfig {
+            timing: Some(slow_model()),
+            device_slowdown: slowdown.to_vec(),
+            device_slowdown_after: late,
+            ..CpuConfig::default()
+        },
+        slowdown.len(),
+    )
+    .devices();
+    let mut multi = MultiPipeline::new(&devices, PipelineConfig::new(CHUNK, 1, 2))?;
+    if let Some(counts) = split {
+        // Weights equal to whole chunk counts summing to CHUNKS split exactly into them.
+        let w: Vec<f64> = counts.iter().map(|&c| c.max(1) as f64).collect();
+        assert!(counts.iter().all(|&c| c > 0));
+        multi.set_weights(Weights::from_throughput(&w)?)?;
+        multi.set_stealing(false);
+    }
+    let kernel = Elementwise(vec![MapStep::Compute {
+        k: 1,
+        a: 1.0,
+        b: 1.0,
+    }]);
+    let x = vec![0.0f32; CHUNK * CHUNKS];
+    let (_, got, stats) = run_multi(&mut multi, &kernel, &x)?;
+    let wrong = got.iter().filter(|&&v| v != 1.0).count();
+    assert_eq!(wrong, 0, "every element goes through the kernel once");
+    if let Some(counts) = split {
+        let taken: Vec<usize> = stats.devices.iter().map(|d| d.chunks).collect();
+        assert_eq!(taken, counts, "a static split takes exactly its shares");
+    }
+    Ok(stats.simulated_s.expect("timing is modelled"))
+}
+
+/// The best static split, computed from the true speeds alone: chunks go one by one to
+/// the device that would finish its share earliest with one more; `finish(i, n)` is device
+/// `i`'s time for `n` chunks. For constant speeds this is the proportional split
+/// `n_i ≈ N·s_i/Σs`, rounded so that `max_i n_i/s_i` is smallest.
+fn best_static_split(devices: usize, finish: impl Fn(usize, usize) -> f64) -> Vec<usize> {
+    let mut counts = vec![0usize; devices];
+    for _ in 0..CHUNKS {
+        let best = (0..devices)
+            .min_by(|&a, &b| finish(a, counts[a] + 1).total_cmp(&finish(b, counts[b] + 1)))
+            .expect("at least one device");
+        counts[best] += 1;
+    }
+    counts
+}
+
+// Why 5% is achievable: with per-chunk time b on a unit-speed device, the dynamic loop hands
+// a chunk to a device only when one of its two slots frees, so when the queue runs dry no
+// device has more than two chunks left: the makespan exceeds the balanced one by at most
+// about two chunks of the slowest device, 2·b·x_max. The balanced makespan is
+// CHUNKS·b/Σ(1/x_i); for 8 devices with x up to 2.75 that is 960·b/4.75 ≈ 202·b, so the
+// tail costs at most 5.5·b ≈ 2.7%. Pipeline fill and drain are paid equally by the
+// static reference, which runs through the same simulated pipelines.
+#[test]
+fn dynamic_balance_is_within_5_percent_of_the_best_static_split() -> Result<()> {
+    for n in 1..=8 {
+        // Distinct speeds in a shuffled order (11 is coprime with every n here, so
+        // i·11 mod n is a permutation): 1, 1.25, ... up to 2.75× slower than the fastest.
+        let slowdown: Vec<f64> = (0..n).map(|i| 1.0 + 0.25 * ((i * 11) % n) as f64).collect();
+        let split = best_static_split(n, |i, c| c as f64 * slowdown[i]);
+        let best_static = simulated_makespan(&slowdown, Vec::new(), Some(&split))?;
+        let dynamic = simulated_makespan(&slowdown, Vec::new(), None)?;
+        eprintln!(
+            "{n} devices {slowdown:?}: dynamic {:.3} ms, best static {:.3} ms ({split:?})",
+            dynamic * 1e3,
+            best_static * 1e3
+        );
+        assert!(
+            dynamic <= best_static * 1.05,
+            "{n} devices: dynamic {dynamic} s vs best static {best_static} s"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn dynamic_balance_follows_a_device_that_slows_down_mid_run() -> Result<()> {
+    let slowdown = [1.0, 1.0, 1.5, 2.0];
+    // Per-chunk time b of a unit-speed device, from a one-device run (fill and drain are
+    // a couple of chunks out of 960).
+    let b = simulated_makespan(&[1.0], Vec::new(), None)? / CHUNKS as f64;
+    let speeds: f64 = slowdown.iter().map(|x| 1.0 / x).sum();
+    // Device 0 becomes 3× slower halfway through the balanced run.
+    let (t0, late) = (0.5 * CHUNKS as f64 * b / speeds, 3.0);
+    let late_cfg = vec![Some((t0, late)), None, None, None];
+    let finish = |i: usize, c: usize| {
+        let t = c as f64 * b * slowdown[i];
+        if i == 0 && t > t0 {
+            t0 + (t - t0) * late
+        } else {
+            t
+        }
+    };
+    let split = best_static_split(4, finish);
+    let best_static = simulated_makespan(&slowdown, late_cfg.clone(), Some(&split))?;
+    let naive = best_static_split(4, |i, c| c as f64 * slowdown[i]);
+    let unaware = simulated_makespan(&slowdown, late_cfg.clone(), Some(&naive))?;
+    let dynamic = simulated_makespan(&slowdown, late_cfg, None)?;
+    eprintln!(
+        "dynamic {:.3} ms, best static {:.3} ms ({split:?}), split by initial speeds {:.3} ms ({naive:?})",
+        dynamic * 1e3,
+        best_static * 1e3,
+        unaware * 1e3
+    );
+    assert!(
+        dynamic <= best_static * 1.05,
+        "dynamic {dynamic} s vs best static {best_static} s"
+    );
+    assert!(
+        dynamic < unaware,
+        "the balancer must beat a split that ignores the slowdown"
+    );
+    Ok(())
+}
+
+// ---- Two or three logical devices on one GPU ----
+
+fn logical_gpus(n: usize) -> Option<Vec<Device>> {
+    (0..n).map(|_| common::gpu_device()).collect()
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn results_equal_the_reference_on_one_gpu() -> Result<()> {
+    for n in [2, 3] {
+        let Some(devices) = logical_gpus(n) else {
+            return Ok(());
+        };
+        results_match_the_reference(&devices)?;
+        scans_match(&devices)?;
+    }
+    Ok(())
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn resident_stencil_exchanges_halos_on_one_gpu() -> Result<()> {
+    for n in [2, 3] {
+        let Some(devices) = logical_gpus(n) else {
+            return Ok(());
+        };
+        let peer = resident_stencil_matches(&devices, false)?;
+        assert!(
+            peer.iter().all(|p| *p == HaloPath::Peer),
+            "one GPU copies directly"
+        );
+        let host = resident_stencil_matches(&devices, true)?;
+        assert!(host.iter().all(|p| *p == HaloPath::Host));
+    }
+    Ok(())
+}
