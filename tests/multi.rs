@@ -329,6 +329,31 @@ fn scans_across_virtual_devices_equal_one_scan() -> Result<()> {
     Ok(())
 }
 
+#[test]
+fn riptide_run_splits_across_the_selected_virtual_devices() -> Result<()> {
+    use riptide::cli::run::{RunOptions, run};
+    use riptide::host::multi::DeviceList;
+    let options = |devices| RunOptions {
+        bytes: Some(2 << 20),
+        config: Some(PipelineConfig::new(64 << 10, 2, 2)),
+        use_cache: false,
+        devices,
+    };
+    // Runs, verifies every element (an error otherwise) and prints the per-device table.
+    run(
+        riptide::host::BackendChoice::Cpu,
+        &options(DeviceList::Only(vec![2, 0])),
+    )?;
+    let err = run(
+        riptide::host::BackendChoice::Cpu,
+        &options(DeviceList::Only(vec![8])),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("device 8 does not exist"), "{err}");
+    assert_eq!(riptide::cli::exit_code(&err), 2);
+    Ok(())
+}
+
 // ---- The balancer, in simulated time ----
 
 /// The H100 model with every bandwidth and rate divided by 10⁴: a 4 KiB chunk then costs

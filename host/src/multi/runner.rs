@@ -215,12 +215,12 @@ impl MultiPipeline {
         let chunk_elems = self.pipelines[0].config().chunk_elems;
         let chunks = plan::chunks(len, chunk_elems, kernel.granule(), kernel.halo())?;
         let sim_start = self.simulated_now();
-        let start = Instant::now();
         let mut runs = self
             .pipelines
             .iter()
             .map(|p| Run::prepare(p, kernel, len))
             .collect::<Result<Vec<_>>>()?;
+        let start = Instant::now();
         for run in &mut runs {
             run.begin()?;
         }
