@@ -354,6 +354,34 @@ fn riptide_run_splits_across_the_selected_virtual_devices() -> Result<()> {
     Ok(())
 }
 
+#[test]
+fn without_distinct_gpus_and_nccl_reductions_combine_on_the_host() -> Result<()> {
+    use riptide::host::backend::{NcclGroup, nccl_present};
+    use riptide::host::multi::CombinePath;
+    // Asking must never panic, whether or not the library is installed.
+    let present = nccl_present();
+    let devices = cpu_devices(3, Vec::new());
+    assert!(
+        NcclGroup::new(&devices)?.is_none(),
+        "no NCCL group over cpu devices"
+    );
+    let mut multi = MultiPipeline::new(&devices, PipelineConfig::new(100, 1, 2))?;
+    assert!(!multi.uses_nccl());
+    let h = Histogram {
+        bins: 4,
+        binning: Binning::Integer { lo: 0, width: 1 },
+    };
+    let (counts, _, stats) = run_multi(&mut multi, &h, &[0u32, 1, 1, 2, 3, 3, 3, 9])?;
+    assert_eq!(counts, vec![1, 2, 1, 3], "9 falls outside the 4 bins");
+    assert_eq!(
+        stats.combine,
+        CombinePath::Host {
+            nccl_present: present
+        }
+    );
+    Ok(())
+}
+
 // ---- The balancer, in simulated time ----
 
 /// The H100 model with every bandwidth and rate divided by 10⁴: a 4 KiB chunk then costs
@@ -518,6 +546,60 @@ fn results_equal_the_reference_on_one_gpu() -> Result<()> {
         results_match_the_reference(&devices)?;
         scans_match(&devices)?;
     }
+    Ok(())
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn logical_devices_of_one_gpu_get_no_nccl_group() -> Result<()> {
+    let Some(devices) = logical_gpus(2) else {
+        return Ok(());
+    };
+    // One GPU cannot appear twice in an NCCL communicator: combine on the host.
+    assert!(riptide::host::backend::NcclGroup::new(&devices)?.is_none());
+    Ok(())
+}
+
+/// Needs two distinct GPUs and the NCCL library; says why and passes otherwise.
+#[test]
+#[ignore = "needs two CUDA GPUs and NCCL"]
+fn nccl_all_reduce_sums_histograms_over_distinct_gpus() -> Result<()> {
+    use riptide::host::multi::CombinePath;
+    // No GPU at all fails under RIPTIDE_REQUIRE_GPU=1, like every GPU test.
+    if common::gpu_device().is_none() {
+        return Ok(());
+    }
+    let count = riptide::host::backend::cuda_device_count().unwrap_or(0);
+    if count < 2 || !riptide::host::backend::nccl_present() {
+        eprintln!(
+            "skipping: {count} CUDA device(s), NCCL present: {}",
+            riptide::host::backend::nccl_present()
+        );
+        return Ok(());
+    }
+    let devices = vec![
+        Device::cuda(0, riptide::PTX)?,
+        Device::cuda(1, riptide::PTX)?,
+    ];
+    let mut group = riptide::host::backend::NcclGroup::new(&devices)?.expect("two GPUs and NCCL");
+    let parts = vec![vec![1u32, 2, 3, u32::MAX], vec![10, 20, 30, 2]];
+    // u32 sums wrap, as the host combine does.
+    assert_eq!(group.sum_u32(&parts)?, vec![11, 22, 33, 1]);
+    let mut multi = MultiPipeline::new(&devices, PipelineConfig::new(3000, 2, 2))?;
+    assert!(multi.uses_nccl());
+    let x = data_u32(50_001, 5);
+    let h = Histogram {
+        bins: 100,
+        binning: Binning::Integer {
+            lo: 1 << 20,
+            width: 1 << 25,
+        },
+    };
+    let mut want = vec![0u32; 100];
+    reference::histogram::histogram_u32(&x, 1 << 20, 1 << 25, &mut want).expect("valid");
+    let (got, _, stats) = run_multi(&mut multi, &h, &x)?;
+    assert_eq!(got, want);
+    assert_eq!(stats.combine, CombinePath::Nccl);
     Ok(())
 }
 

@@ -17,6 +17,7 @@ pub mod cpu;
 pub mod cuda;
 pub(crate) mod info;
 pub(crate) mod memory;
+pub mod nccl;
 mod select;
 mod stream;
 
@@ -25,6 +26,7 @@ pub use memory::{
     DeviceBuffer, DeviceRead, DeviceSlice, DeviceSliceMut, DeviceWrite, HostMut, HostRead, HostRef,
     HostWrite, PinnedBuffer, PinnedSlice, PinnedSliceMut,
 };
+pub use nccl::{NcclGroup, nccl_present};
 pub use select::{BACKEND_ENV, BackendChoice, cuda_device_count, open_devices};
 pub use stream::{Event, Stream};
 

@@ -50,6 +50,14 @@ impl Stream {
         &self.device
     }
 
+    /// The CUDA stream behind this one, if it is a CUDA stream.
+    pub(crate) fn as_cuda(&self) -> Option<&cuda::CudaStreamHandle> {
+        match &self.inner {
+            StreamImpl::Cuda(s) => Some(s),
+            StreamImpl::Cpu(_) => None,
+        }
+    }
+
     /// A process-unique id, used in traces and hazard reports.
     pub fn id(&self) -> u64 {
         self.id

@@ -5,7 +5,7 @@
 //! | [`planner`] | splitting chunks in proportion to measured throughput |
 //! | [`queue`] | per-device blocks of chunks, with stealing from the back of the largest |
 //! | [`runner`] | one pipeline per device fed by one issue loop ([`MultiPipeline`]) |
-//! | [`combine`] | combining per-device results (host; NCCL presence detected and reported) |
+//! | [`combine`] | combining per-device results (NCCL all-reduce over distinct GPUs when present, else the host) |
 //! | [`scan`] | a prefix scan over per-device blocks, fixed up with block totals on the host |
 //! | [`halo`] | a stencil grid resident on several devices, exchanging halo rows |
 //! | [`select`] | parsing device lists (`--devices 0,2`, `RIPTIDE_DEVICES`) |
@@ -24,7 +24,7 @@ pub mod runner;
 pub mod scan;
 pub mod select;
 
-pub use combine::{CombineAcross, CombinePath, nccl_present};
+pub use combine::{CombineAcross, CombinePath};
 pub use halo::{HaloPath, ResidentStencil};
 pub use planner::Weights;
 pub use queue::ChunkQueue;

@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::backend::{Device, PinnedBuffer};
+use crate::backend::{Device, NcclGroup, PinnedBuffer};
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::multi::combine::{CombineAcross, CombinePath};
@@ -95,6 +95,7 @@ pub struct MultiPipeline {
     pipelines: Vec<Pipeline>,
     weights: Weights,
     steal: bool,
+    nccl: Option<NcclGroup>,
 }
 
 impl MultiPipeline {
@@ -117,10 +118,16 @@ impl MultiPipeline {
             .iter()
             .map(|d| Pipeline::new(d, config))
             .collect::<Result<Vec<_>>>()?;
+        // NCCL is an optimisation of the combine: if it cannot start, combine on the host.
+        let nccl = NcclGroup::new(devices).unwrap_or_else(|e| {
+            tracing::warn!("NCCL unavailable, combining on the host: {e}");
+            None
+        });
         Ok(MultiPipeline {
             weights: Weights::equal(devices.len()),
             pipelines,
             steal: true,
+            nccl,
         })
     }
 
@@ -145,6 +152,11 @@ impl MultiPipeline {
     /// Turns stealing on (the dynamic balancer) or off (a static split by the weights).
     pub fn set_stealing(&mut self, steal: bool) {
         self.steal = steal;
+    }
+
+    /// Whether results are combined through NCCL (distinct GPUs, library present).
+    pub fn uses_nccl(&self) -> bool {
+        self.nccl.is_some()
     }
 
     /// The devices, in order.
@@ -304,7 +316,7 @@ impl MultiPipeline {
                 busy_ms: stats.device_ms,
             });
         }
-        let (combined, path) = kernel.combine(outputs);
+        let (combined, path) = kernel.combine(outputs, self.nccl.as_mut())?;
         let simulated_s = match (sim_start, self.simulated_now()) {
             (Some(a), Some(b)) => Some(b - a),
             _ => None,

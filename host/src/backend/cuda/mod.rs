@@ -249,6 +249,11 @@ pub(crate) struct CudaStreamHandle {
 }
 
 impl CudaStreamHandle {
+    /// The stream's context and raw handle, for collective calls in [`raw`].
+    pub(crate) fn raw_parts(&self) -> (&Arc<CudaContext>, sys::CUstream) {
+        (self.ctx(), self.cu())
+    }
+
     fn ctx(&self) -> &Arc<CudaContext> {
         self.stream.context()
     }
