@@ -254,6 +254,47 @@ fn results_equal_the_reference_on_virtual_devices() -> Result<()> {
     Ok(())
 }
 
+/// Chaos scheduling runs queued work in adversarial orders: any cross-device order the
+/// runner or the halo exchange forgot to state as an event gives a wrong result or a hazard.
+#[test]
+fn multi_device_runs_are_correct_under_chaos() -> Result<()> {
+    use riptide::host::backend::cpu::{Chaos, ChaosPolicy};
+    let x = data_f32(9_001, 4);
+    let grid = data_f32(40 * 13, 8);
+    let want_grid = reference_sweeps(&grid, 13, 3);
+    for seed in 0..4 {
+        for policy in [ChaosPolicy::Random, ChaosPolicy::LatestFirst] {
+            let devices = CpuRuntime::new(
+                CpuConfig {
+                    chaos: Some(Chaos { seed, policy }),
+                    ..CpuConfig::checked()
+                },
+                3,
+            )
+            .devices();
+            let mut multi = MultiPipeline::new(&devices, PipelineConfig::new(700, 2, 2))?;
+            let (_, got, _) = run_multi(&mut multi, &chain(), &x)?;
+            assert_chain_matches(&x, &got);
+            for force_host in [false, true] {
+                let mut st =
+                    ResidentStencil::new(&devices, &grid, 13, &Weights::equal(3), force_host)?;
+                st.sweep(3)?;
+                let got = st.download()?;
+                let bad = got
+                    .iter()
+                    .zip(&want_grid)
+                    .filter(|(g, w)| g.to_bits() != w.to_bits())
+                    .count();
+                assert_eq!(
+                    bad, 0,
+                    "seed {seed} {policy:?} host {force_host}: {bad} cells differ"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn resident_stencil_exchanges_halos_between_virtual_devices() -> Result<()> {
     for n in [1, 2, 3, 5] {
