@@ -74,10 +74,23 @@ struct RunArgs {
     /// Tune afresh instead of using the per-device tuning cache.
     #[arg(long)]
     no_cache: bool,
+    /// Devices to use: `all` (the default) or distinct ordinals such as 0,2.
+    #[arg(long, env = "RIPTIDE_DEVICES")]
+    devices: Option<String>,
 }
 
-fn run_options(r: &RunArgs) -> cli::run::RunOptions {
-    cli::run::RunOptions {
+fn run_options(r: &RunArgs) -> riptide::host::Result<cli::run::RunOptions> {
+    let devices = match &r.devices {
+        Some(list) => riptide::host::multi::DeviceList::parse(list).map_err(|e| match e {
+            riptide::host::Error::InvalidArgument(m) => riptide::host::Error::InvalidArgument(
+                format!("--devices (or {}): {m}", riptide::host::multi::DEVICES_ENV),
+            ),
+            other => other,
+        })?,
+        None => riptide::host::multi::DeviceList::All,
+    };
+    Ok(cli::run::RunOptions {
+        devices,
         bytes: r.size,
         config: r.chunk.map(|c| {
             riptide::host::pipeline::PipelineConfig::new(
@@ -87,7 +100,7 @@ fn run_options(r: &RunArgs) -> cli::run::RunOptions {
             )
         }),
         use_cache: !r.no_cache,
-    }
+    })
 }
 
 fn main() -> ExitCode {
@@ -111,8 +124,16 @@ fn main() -> ExitCode {
             };
             cli::process::run(backend, &options)
         }),
-        Some(Command::Run(r)) => cli::run::run(backend, &run_options(&r)),
-        None => cli::run::run(backend, &run_options(&RunArgs::default())),
+        Some(Command::Run(r)) => run_options(&r).and_then(|o| cli::run::run(backend, &o)),
+        None => {
+            let from_env = RunArgs {
+                devices: std::env::var(riptide::host::multi::DEVICES_ENV)
+                    .ok()
+                    .filter(|v| !v.trim().is_empty()),
+                ..RunArgs::default()
+            };
+            run_options(&from_env).and_then(|o| cli::run::run(backend, &o))
+        }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,7 @@
 //! | [`kernels`] | one typed launcher per built-in kernel |
 //! | [`pipeline`] | chunked multi-stream streaming of data larger than device memory |
 //! | [`graph`] | event dependency graphs: eager on a stream pool, captured or built as CUDA graphs, replayed and updated |
+//! | [`multi`] | work split and balanced across several devices |
 //! | [`error`] | the one error type |
 //!
 //! Data flows one way: a planner builds work from these types, the backend runs it. Nothing
@@ -19,6 +20,7 @@ pub mod graph;
 pub mod kernels;
 pub mod launch;
 pub mod measure;
+pub mod multi;
 pub mod pipeline;
 
 pub use backend::{

@@ -5,6 +5,7 @@ pub mod devices;
 pub mod npy;
 pub mod process;
 pub mod run;
+pub mod run_multi;
 
 use riptide_host::{Error, ErrorKind};
 

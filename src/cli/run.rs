@@ -4,7 +4,6 @@
 //! ceiling measured in the same run.
 
 use rayon::prelude::*;
-use riptide_host::backend::cpu::CpuConfig;
 use riptide_host::kernels::MapChain;
 use riptide_host::measure::copy_ceilings;
 use riptide_host::pipeline::workloads::{Elementwise, MapStep};
@@ -21,6 +20,9 @@ pub struct RunOptions {
     pub config: Option<PipelineConfig>,
     /// Use and update the tuning cache.
     pub use_cache: bool,
+    /// Devices to run on (all by default); with more than one, the job also runs split
+    /// across them.
+    pub devices: riptide_host::multi::DeviceList,
 }
 
 const CHAIN: MapChain = MapChain {
@@ -39,11 +41,12 @@ fn workload() -> Elementwise {
 
 /// Runs the main job and prints its table; fails if any output element is wrong.
 pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
+    let cpu = super::run_multi::cpu_config(&options.devices)?;
     let (devices, fallback) =
-        backend::open_devices(choice, Some(&[0]), crate::PTX, &CpuConfig::default())?;
+        backend::open_devices(choice, options.devices.ordinals(), crate::PTX, &cpu)?;
     let dev = devices
-        .into_iter()
-        .next()
+        .first()
+        .cloned()
         .ok_or_else(|| Error::InvalidArgument("no device selected".into()))?;
     if let Some(reason) = fallback {
         println!("no CUDA device ({reason}); running on the cpu backend");
@@ -156,10 +159,26 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
         &tuned,
         tuned_bad,
     );
-    if serial_bad + tuned_bad > 0 {
+    let mut multi_bad = 0;
+    if devices.len() > 1 {
+        output.write()?.fill(f32::NAN);
+        let stats = super::run_multi::run(&devices, config, &kernel, &input, &mut output)?;
+        multi_bad = verify(&input.read()?, &output.read()?, gpu);
+        let wall = RunStats {
+            device_ms: stats.wall.as_secs_f64() * 1e3,
+            ..tuned.clone()
+        };
+        row(
+            format!("{} devices, balanced (wall time)", devices.len()),
+            &wall,
+            multi_bad,
+        );
+        super::run_multi::print(&stats, b);
+    }
+    if serial_bad + tuned_bad + multi_bad > 0 {
         return Err(Error::Backend(format!(
             "{} output elements differ from the CPU reference",
-            serial_bad + tuned_bad
+            serial_bad + tuned_bad + multi_bad
         )));
     }
     Ok(())

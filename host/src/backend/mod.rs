@@ -17,6 +17,7 @@ pub mod cpu;
 pub mod cuda;
 pub(crate) mod info;
 pub(crate) mod memory;
+pub mod nccl;
 pub(crate) mod record;
 mod select;
 mod stream;
@@ -26,6 +27,7 @@ pub use memory::{
     DeviceBuffer, DeviceRead, DeviceSlice, DeviceSliceMut, DeviceWrite, HostMut, HostRead, HostRef,
     HostWrite, PinnedBuffer, PinnedSlice, PinnedSliceMut,
 };
+pub use nccl::{NcclGroup, nccl_present};
 pub use select::{BACKEND_ENV, BackendChoice, cuda_device_count, open_devices};
 pub use stream::{Event, Stream};
 
@@ -181,6 +183,21 @@ impl Device {
             len,
             _type: PhantomData,
         })
+    }
+
+    /// Prepares direct copies from `peer`'s memory into this device's (peer access), where
+    /// the hardware allows. Returns whether [`Stream::copy_on_device`] between the two is a
+    /// direct device-to-device copy; when it is not, move data through pinned host memory.
+    /// Virtual devices of the CPU backend always copy directly (a plain memory copy the race
+    /// detector sees like any other).
+    pub fn enable_peer_access(&self, peer: &Device) -> Result<bool> {
+        match (&self.inner, &peer.inner) {
+            (DeviceImpl::Cuda(a), DeviceImpl::Cuda(b)) => a.enable_peer(b),
+            (DeviceImpl::Cpu(_), DeviceImpl::Cpu(_)) => Ok(true),
+            _ => Err(crate::Error::DeviceMismatch(
+                "peer access between devices of different backends".into(),
+            )),
+        }
     }
 
     /// Waits for all work queued on the device.

@@ -391,6 +391,15 @@ impl Event {
         }
     }
 
+    /// Simulated time (seconds) at which the recorded work ends: CPU backend with a timing
+    /// model only. Lets schedulers decide in simulated rather than wall-clock time.
+    pub(crate) fn simulated_time(&self) -> Option<f64> {
+        match &self.inner {
+            EventImpl::Cpu(e) => e.simulated_time(),
+            EventImpl::Cuda(_) => None,
+        }
+    }
+
     /// Milliseconds from this event to `end` (both recorded, completed, with timing on). On
     /// the CPU backend with a timing model this is simulated device time.
     pub fn elapsed_ms(&self, end: &Event) -> Result<f32> {

@@ -331,6 +331,17 @@ impl<'p, T: Element, K: ChunkKernel<T>> Run<'p, T, K> {
         Ok(())
     }
 
+    /// The event that marks `chunk` finished (its slot free) until the slot's next use;
+    /// schedulers outside the pipeline wait on it.
+    pub(crate) fn chunk_done(&self, chunk: &Chunk) -> &Event {
+        &self.slots[self.slot_of(chunk)].free
+    }
+
+    /// Device slots of this run: chunks that may be in flight at once.
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Marks the slot free once the chunk's kernels are done (kernels that accumulate).
     pub(crate) fn release(&mut self, chunk: &Chunk) -> Result<()> {
         let lane = self.lane_of(chunk);

@@ -31,6 +31,7 @@ mod streaming;
 pub mod tune;
 pub mod workloads;
 
+pub(crate) use engine::Run;
 pub use engine::{Pipeline, RunStats};
 pub use kernel::{ChunkContext, ChunkKernel, ChunkOutput};
 pub use plan::Chunk;

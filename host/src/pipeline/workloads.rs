@@ -218,6 +218,31 @@ impl ChunkKernel<f32> for Stencil {
 pub struct PartialsState<A: Element> {
     partials: DeviceBuffer<A>,
     scratch: Vec<ReduceScratch>,
+    /// Partials written so far (`1 + ` the highest chunk index launched): a run that gets
+    /// only some of the chunks (one device of several) combines only those it wrote.
+    used: usize,
+}
+
+impl<A: Element> PartialsState<A> {
+    /// Chunk `chunk`'s partial and lane `lane`'s scratch.
+    fn slot(
+        &mut self,
+        chunk: usize,
+        lane: usize,
+    ) -> Result<(DeviceSliceMut<'_, A>, &mut ReduceScratch)> {
+        self.used = self.used.max(chunk + 1);
+        Ok((
+            self.partials.slice_mut(chunk..chunk + 1)?,
+            &mut self.scratch[lane],
+        ))
+    }
+
+    fn download(&self, stream: &Stream) -> Result<Vec<A>> {
+        if self.used == 0 {
+            return Ok(Vec::new());
+        }
+        stream.download(self.partials.slice(0..self.used)?)
+    }
 }
 
 fn partials_state<A: Element>(
@@ -229,7 +254,11 @@ fn partials_state<A: Element>(
     let scratch = (0..lanes)
         .map(|_| ReduceScratch::new(stream))
         .collect::<Result<_>>()?;
-    Ok(PartialsState { partials, scratch })
+    Ok(PartialsState {
+        partials,
+        scratch,
+        used: 0,
+    })
 }
 
 /// The sum of the whole run (f32: per-chunk f32 partials, combined in f64; integers exact).
@@ -291,16 +320,12 @@ impl<T: CombineSums> ChunkKernel<T> for Sum {
         _: Option<DeviceSliceMut<'_, T>>,
     ) -> Result<()> {
         let k = ctx.chunk.index;
-        kernels::sum(
-            ctx.stream,
-            &input,
-            state.partials.slice_mut(k..k + 1)?,
-            &mut state.scratch[ctx.lane],
-        )
+        let (out, scratch) = state.slot(k, ctx.lane)?;
+        kernels::sum(ctx.stream, &input, out, scratch)
     }
 
     fn finish(&self, state: Self::State, stream: &Stream) -> Result<T::Sum> {
-        Ok(T::combine(&stream.download(&state.partials)?))
+        Ok(T::combine(&state.download(stream)?))
     }
 }
 
@@ -388,8 +413,7 @@ impl<T: CombineExtrema> ChunkKernel<T> for Extremum {
         _: Option<DeviceSliceMut<'_, T>>,
     ) -> Result<()> {
         let k = ctx.chunk.index;
-        let out = state.partials.slice_mut(k..k + 1)?;
-        let scratch = &mut state.scratch[ctx.lane];
+        let (out, scratch) = state.slot(k, ctx.lane)?;
         if self.max {
             kernels::max(ctx.stream, &input, out, scratch)
         } else {
@@ -398,7 +422,7 @@ impl<T: CombineExtrema> ChunkKernel<T> for Extremum {
     }
 
     fn finish(&self, state: Self::State, stream: &Stream) -> Result<T> {
-        Ok(T::combine(&stream.download(&state.partials)?, self.max))
+        Ok(T::combine(&state.download(stream)?, self.max))
     }
 }
 

@@ -73,6 +73,10 @@ pub struct CpuConfig {
     pub timing: Option<TimingModel>,
     /// Per-device slowdown factors on the timing model (device `i` gets entry `i`, default 1).
     pub device_slowdown: Vec<f64>,
+    /// Per-device change of speed during a run: entry `i`, when `Some((after_s, factor))`,
+    /// multiplies device `i`'s slowdown by `factor` for operations starting at or after
+    /// `after_s` seconds of simulated time (a device that throttles or meets contention).
+    pub device_slowdown_after: Vec<Option<(f64, f64)>>,
 }
 
 impl Default for CpuConfig {
@@ -85,6 +89,7 @@ impl Default for CpuConfig {
             chaos: None,
             timing: None,
             device_slowdown: Vec::new(),
+            device_slowdown_after: Vec::new(),
         }
     }
 }
@@ -481,6 +486,13 @@ impl CpuEvent {
 
     pub(crate) fn synchronize(&self) -> Result<()> {
         self.runtime.sync_point(&self.point())
+    }
+
+    /// Simulated time at which the recorded work ends, when timing is modelled.
+    pub(crate) fn simulated_time(&self) -> Option<f64> {
+        self.runtime.config.timing.as_ref()?;
+        let point = self.point();
+        point.marker.as_ref().map(|_| point.sim_time)
     }
 
     pub(crate) fn elapsed_ms(&self, end: &CpuEvent) -> Result<f32> {

@@ -64,7 +64,11 @@ impl Runtime {
                 (0..devices)
                     .map(|d| {
                         let speed = config.device_slowdown.get(d).copied().unwrap_or(1.0);
-                        base.clone().slower(speed)
+                        let mut model = base.clone().slower(speed);
+                        if let Some(Some(late)) = config.device_slowdown_after.get(d) {
+                            model.slowdown_after_s = Some(*late);
+                        }
+                        model
                     })
                     .collect(),
             )

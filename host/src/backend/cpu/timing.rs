@@ -40,7 +40,9 @@ pub struct TimingModel {
     pub graph_node_s: f64,
     /// Multiplier on every device-side duration (2.0 = a device half as fast).
     pub slowdown: f64,
-    /// After this much simulated time (seconds), the slowdown becomes `slowdown * late_slowdown`.
+    /// `(after_s, late)`: an operation starting at or after `after_s` seconds of simulated
+    /// time runs with slowdown `slowdown * late` (a device slowing down mid-run). Each
+    /// operation's duration uses the factor at its start.
     pub slowdown_after_s: Option<(f64, f64)>,
 }
 

@@ -18,6 +18,11 @@ use crate::backend::memory::{DevRange, HostRange};
 use crate::error::{Error, Result};
 use crate::launch::{KernelArg, KernelLaunch, LaunchLimits};
 
+/// Whether the NCCL library can be loaded on this machine.
+pub(crate) fn nccl_library_present() -> bool {
+    raw::nccl_library_present()
+}
+
 /// Number of CUDA devices, or why there are none.
 pub(crate) fn device_count() -> std::result::Result<usize, String> {
     raw::probe_device_count()
@@ -34,6 +39,20 @@ pub(crate) struct CudaDevice {
 }
 
 impl CudaDevice {
+    /// Makes `peer`'s memory directly copyable from this device's streams when the hardware
+    /// allows it; returns whether device-to-device copies between the two are direct (always
+    /// for two handles on one GPU, which share its primary context).
+    pub(crate) fn enable_peer(&self, peer: &CudaDevice) -> Result<bool> {
+        if self.ctx.cu_ctx() == peer.ctx.cu_ctx() {
+            return Ok(true);
+        }
+        if !raw::can_access_peer(&self.ctx, &peer.ctx)? {
+            return Ok(false);
+        }
+        raw::enable_peer_access(&self.ctx, &peer.ctx)?;
+        Ok(true)
+    }
+
     /// Opens device `ordinal` and loads `ptx`, resolving every entry in `entries`.
     pub(crate) fn open(ordinal: usize, ptx: &str, entries: &[&'static str]) -> Result<CudaDevice> {
         let count = device_count().map_err(|reason| Error::NoCudaDevice { reason })?;
@@ -173,7 +192,7 @@ fn query_info(ctx: &Arc<CudaContext>, ordinal: usize) -> Result<DeviceInfo> {
 /// A device allocation; frees itself once the device is idle.
 #[derive(Debug)]
 pub(crate) struct DeviceAlloc {
-    ctx: Arc<CudaContext>,
+    pub(crate) ctx: Arc<CudaContext>,
     pub(crate) ptr: sys::CUdeviceptr,
 }
 
@@ -228,6 +247,11 @@ pub(crate) struct CudaStreamHandle {
 }
 
 impl CudaStreamHandle {
+    /// The stream's context and raw handle, for collective calls in [`raw`].
+    pub(crate) fn raw_parts(&self) -> (&Arc<CudaContext>, sys::CUstream) {
+        (self.ctx(), self.cu())
+    }
+
     pub(crate) fn ctx(&self) -> &Arc<CudaContext> {
         self.stream.context()
     }
@@ -291,6 +315,25 @@ impl CudaStreamHandle {
     pub(crate) fn copy_d2d(&self, src: &DevRange, dst: &DevRange) -> Result<()> {
         let DeviceMemCuda(sptr) = cuda_mem(src)?;
         let DeviceMemCuda(dptr) = cuda_mem(dst)?;
+        if let (
+            crate::backend::memory::DeviceMem::Cuda(s),
+            crate::backend::memory::DeviceMem::Cuda(d),
+        ) = (&src.mem.mem, &dst.mem.mem)
+            && s.ctx.cu_ctx() != d.ctx.cu_ctx()
+        {
+            // SAFETY: as below; each pointer belongs to the context passed with it.
+            return unsafe {
+                raw::copy_peer(
+                    self.ctx(),
+                    self.cu(),
+                    dptr + dst.offset as u64,
+                    &d.ctx,
+                    sptr + src.offset as u64,
+                    &s.ctx,
+                    src.bytes,
+                )
+            };
+        }
         // SAFETY: both ranges are bounds-checked and outlive the copy (freed after idle).
         unsafe {
             raw::copy_d2d(
