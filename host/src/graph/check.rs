@@ -21,6 +21,10 @@ use super::dag::{Dag, Op, Touch};
 pub(crate) struct Checked {
     /// Node indices in a topological order (dependencies first; ties by insertion order).
     pub(crate) order: Vec<usize>,
+    /// Number of devices the DAG was checked for.
+    pub(crate) devices: usize,
+    /// The device (index into the device list) each node runs on.
+    pub(crate) node_device: Vec<usize>,
     /// `reach[i]` has bit `j` set when `j` is reachable from `i` (runs after it).
     reach: Vec<Vec<u64>>,
 }
@@ -28,7 +32,13 @@ pub(crate) struct Checked {
 impl Checked {
     /// Validates `dag` for `device`.
     pub(crate) fn new(dag: &Dag, device: &Device) -> Result<Checked> {
-        check_devices(dag, device)?;
+        Checked::across(dag, std::slice::from_ref(device))
+    }
+
+    /// Validates `dag` for a set of distinct devices of one backend, assigning each node to
+    /// the device its buffers live on.
+    pub(crate) fn across(dag: &Dag, devices: &[Device]) -> Result<Checked> {
+        let node_device = place_nodes(dag, devices)?;
         let n = dag.nodes.len();
         let mut succs = vec![Vec::new(); n];
         let mut indegree = vec![0usize; n];
@@ -75,7 +85,12 @@ impl Checked {
             }
             reach[i] = bits;
         }
-        let checked = Checked { order, reach };
+        let checked = Checked {
+            order,
+            devices: devices.len(),
+            node_device,
+            reach,
+        };
         checked.check_races(dag)?;
         Ok(checked)
     }
@@ -130,43 +145,99 @@ fn describe(dag: &Dag, node: usize, t: &Touch) -> String {
     )
 }
 
-fn check_devices(dag: &Dag, device: &Device) -> Result<()> {
-    for (i, node) in dag.nodes.iter().enumerate() {
-        check_node(&node.op, i, device)?;
+/// The device each node runs on: the device of the memory it writes (a copy's
+/// destination, a kernel's buffers, which must share one device); a host callback runs
+/// after its first dependency's device, or on device 0.
+fn place_nodes(dag: &Dag, devices: &[Device]) -> Result<Vec<usize>> {
+    if devices.is_empty() {
+        return Err(crate::Error::InvalidArgument(
+            "a graph needs at least one device".to_owned(),
+        ));
     }
-    Ok(())
+    for (i, a) in devices.iter().enumerate() {
+        if devices[..i]
+            .iter()
+            .any(|b| b.backend() != a.backend() || b.ordinal() == a.ordinal())
+        {
+            return Err(crate::Error::InvalidArgument(format!(
+                "a graph's devices must be distinct devices of one backend ({} device {} repeats or mixes backends)",
+                a.backend(),
+                a.ordinal()
+            )));
+        }
+    }
+    let mut placed: Vec<usize> = Vec::with_capacity(dag.nodes.len());
+    for (i, node) in dag.nodes.iter().enumerate() {
+        let device = match check_node(&node.op, i, devices)? {
+            Some(d) => d,
+            None => node
+                .deps
+                .iter()
+                .find(|d| d.0 < placed.len())
+                .map_or(0, |d| placed[d.0]),
+        };
+        placed.push(device);
+    }
+    Ok(placed)
 }
 
-/// Checks that node `index`'s buffers live on `device` and that a kernel's shape fits it.
-pub(crate) fn check_node(op: &Op, index: usize, device: &Device) -> Result<()> {
-    let cuda = matches!(device.inner, DeviceImpl::Cuda(_));
+/// Checks that node `index`'s buffers live on one of `devices` (a kernel's all on one, a
+/// copy's destination decides) and that a kernel's shape fits its device. Returns the
+/// device index the node runs on, `None` for a host callback.
+pub(crate) fn check_node(op: &Op, index: usize, devices: &[Device]) -> Result<Option<usize>> {
+    let cuda = matches!(devices[0].inner, DeviceImpl::Cuda(_));
+    let mut found = Vec::new();
     for r in op.device_ranges() {
         let same_backend = matches!(
             (&r.mem.mem, cuda),
             (DeviceMem::Cuda(_), true) | (DeviceMem::Cpu(_), false)
         );
-        if !same_backend || r.mem.device != device.ordinal() {
-            return Err(GraphError::UnknownBuffer {
-                node: index,
-                buffer: r.mem.label.clone(),
-                reason: format!(
-                    "it lives on {} device {}, the graph runs on {} device {}",
-                    match r.mem.mem {
-                        DeviceMem::Cuda(_) => "cuda",
-                        DeviceMem::Cpu(_) => "cpu",
-                    },
-                    r.mem.device,
-                    device.backend(),
-                    device.ordinal()
-                ),
+        let position = devices.iter().position(|d| d.ordinal() == r.mem.device);
+        match position {
+            Some(p) if same_backend => found.push(p),
+            _ => {
+                return Err(GraphError::UnknownBuffer {
+                    node: index,
+                    buffer: r.mem.label.clone(),
+                    reason: format!(
+                        "it lives on {} device {}, the graph runs on {} device(s) {:?}",
+                        match r.mem.mem {
+                            DeviceMem::Cuda(_) => "cuda",
+                            DeviceMem::Cpu(_) => "cpu",
+                        },
+                        r.mem.device,
+                        devices[0].backend(),
+                        devices.iter().map(|d| d.ordinal()).collect::<Vec<_>>()
+                    ),
+                }
+                .into());
             }
-            .into());
         }
     }
-    if let Op::Kernel(k) = op {
-        k.config().check(k.kernel().name(), &device.info().limits)?;
-    }
-    Ok(())
+    let device = match op {
+        // A copy runs on its destination's device (a peer copy pulls from the source).
+        Op::ToDevice { .. } | Op::Zero { .. } => found.first().copied(),
+        Op::ToHost { .. } => found.first().copied(),
+        Op::OnDevice { .. } => found.get(1).copied(),
+        Op::Kernel(k) => {
+            if let Some(&first) = found.first()
+                && found.iter().any(|&d| d != first)
+            {
+                return Err(GraphError::UnknownBuffer {
+                    node: index,
+                    buffer: k.kernel().name().to_owned(),
+                    reason: "a kernel's buffers must all live on one device".to_owned(),
+                }
+                .into());
+            }
+            let device = found.first().copied().unwrap_or(0);
+            k.config()
+                .check(k.kernel().name(), &devices[device].info().limits)?;
+            Some(device)
+        }
+        Op::Host { .. } => None,
+    };
+    Ok(device)
 }
 
 /// A cycle among the nodes Kahn's algorithm could not order (those with indegree left).

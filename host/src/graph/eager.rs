@@ -17,7 +17,7 @@ use super::plan::Plan;
 /// `synchronize`) on its one stream.
 #[derive(Debug)]
 pub struct EagerRunner {
-    device: Device,
+    devices: Vec<Device>,
     dag: Dag,
     plan: Plan,
     pool: Vec<Stream>,
@@ -29,24 +29,37 @@ impl EagerRunner {
     /// is run on).
     pub fn new(dag: Dag, device: &Device, max_streams: usize) -> Result<EagerRunner> {
         let checked = Checked::new(&dag, device)?;
-        EagerRunner::from_checked(dag, &checked, device, max_streams)
+        EagerRunner::from_checked(dag, &checked, std::slice::from_ref(device), max_streams)
+    }
+
+    /// Validates `dag` for several distinct devices of one backend and plans it onto at most
+    /// `streams_per_device` streams of each. Every node runs on the device its buffers live
+    /// on (a kernel's buffers must share one; a copy runs on its destination's device, a
+    /// device-to-device copy between devices being a peer copy); edges between devices are
+    /// events like any other cross-stream edge. Runs on a stream of `devices[0]`.
+    pub fn across(dag: Dag, devices: &[Device], streams_per_device: usize) -> Result<EagerRunner> {
+        let checked = Checked::across(&dag, devices)?;
+        EagerRunner::from_checked(dag, &checked, devices, streams_per_device)
     }
 
     pub(crate) fn from_checked(
         dag: Dag,
         checked: &Checked,
-        device: &Device,
+        devices: &[Device],
         max_streams: usize,
     ) -> Result<EagerRunner> {
         let plan = Plan::new(&dag, checked, max_streams);
-        let pool = (1..plan.lanes)
-            .map(|_| device.stream())
+        let pool = plan.lane_device[1..]
+            .iter()
+            .map(|&d| devices[d].stream())
             .collect::<Result<Vec<_>>>()?;
+        // An event is recorded on one lane and waited on by others: make it on device 0,
+        // which every device of the backend can wait on.
         let events = (0..plan.events)
-            .map(|_| device.event(false))
+            .map(|_| devices[0].event(false))
             .collect::<Result<Vec<_>>>()?;
         Ok(EagerRunner {
-            device: device.clone(),
+            devices: devices.to_vec(),
             dag,
             plan,
             pool,
@@ -56,7 +69,7 @@ impl EagerRunner {
 
     /// Queues every node behind `stream`'s current work; `stream` then waits for all of them.
     pub fn run(&self, stream: &Stream) -> Result<()> {
-        super::check_stream(&self.device, stream)?;
+        super::check_stream(&self.devices[0], stream)?;
         let mut lanes = vec![stream];
         lanes.extend(self.pool.iter());
         let mut issuer = StreamIssuer {
@@ -67,6 +80,16 @@ impl EagerRunner {
             keep: None,
         };
         issue(&self.plan, &self.dag, &mut issuer)
+    }
+
+    /// Streams the plan uses on each device (index into the device list), counting the
+    /// caller's on device 0.
+    pub fn streams_per_device(&self) -> Vec<usize> {
+        let mut per = vec![0; self.devices.len()];
+        for &d in &self.plan.lane_device {
+            per[d] += 1;
+        }
+        per
     }
 
     /// Streams the plan uses, counting the caller's.

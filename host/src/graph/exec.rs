@@ -137,7 +137,7 @@ impl Graph {
             return Err(GraphError::NotAKernel { node: i }.into());
         }
         let op = Op::Kernel(launch);
-        super::check::check_node(&op, i, &self.device)?;
+        super::check::check_node(&op, i, std::slice::from_ref(&self.device))?;
         let new_touches = op.accesses();
         self.check_against_others(i, &new_touches)?;
         if let Backend::Cuda(g) = &mut self.backend {
@@ -246,7 +246,7 @@ fn instantiate(
         (DeviceImpl::Cpu(_), GraphMethod::Explicit) => Ok(Backend::Cpu(EagerRunner::from_checked(
             dag.clone(),
             checked,
-            device,
+            std::slice::from_ref(device),
             EMULATED_STREAMS,
         )?)),
         (DeviceImpl::Cpu(_), GraphMethod::Captured { max_streams }) => {
@@ -255,7 +255,7 @@ fn instantiate(
             Ok(Backend::Cpu(EagerRunner::from_checked(
                 rebuilt,
                 &rebuilt_checked,
-                device,
+                std::slice::from_ref(device),
                 max_streams,
             )?))
         }

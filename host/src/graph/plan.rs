@@ -17,6 +17,8 @@ use super::dag::Dag;
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
     pub(crate) lanes: usize,
+    /// The device (index into the runner's device list) each lane belongs to.
+    pub(crate) lane_device: Vec<usize>,
     pub(crate) steps: Vec<Step>,
     /// Number of events: `0` forks, `1..lanes` join lanes back, the rest follow nodes.
     pub(crate) events: usize,
@@ -34,35 +36,39 @@ pub(crate) enum Step {
 }
 
 impl Plan {
-    /// Plans `dag` (already validated into `checked`) on at most `max_lanes` lanes.
-    pub(crate) fn new(dag: &Dag, checked: &Checked, max_lanes: usize) -> Plan {
-        let max_lanes = max_lanes.max(1);
+    /// Plans `dag` (already validated into `checked`) on at most `lanes_per_device` lanes
+    /// of each device. Lane 0, the caller's stream, is a lane of device 0.
+    pub(crate) fn new(dag: &Dag, checked: &Checked, lanes_per_device: usize) -> Plan {
+        let per = lanes_per_device.max(1);
+        let slots = per * checked.devices.max(1);
         let n = dag.nodes.len();
         let mut lane_of = vec![usize::MAX; n];
         // Position of each node on its lane (1-based: 0 means "nothing on that lane yet").
         let mut pos = vec![0usize; n];
         let mut clock: Vec<Vec<usize>> = vec![Vec::new(); n];
-        let mut lane_tail: Vec<Option<usize>> = vec![None; max_lanes];
-        let mut lane_len = vec![0usize; max_lanes];
-        let mut lane_known: Vec<Vec<usize>> = vec![vec![0; max_lanes]; max_lanes];
-        let mut last_used = vec![0usize; max_lanes];
+        let mut lane_tail: Vec<Option<usize>> = vec![None; slots];
+        let mut lane_len = vec![0usize; slots];
+        let mut lane_known: Vec<Vec<usize>> = vec![vec![0; slots]; slots];
+        let mut last_used = vec![0usize; slots];
         let mut node_event = vec![usize::MAX; n];
-        let mut next_event = max_lanes;
+        let mut next_event = 0usize;
         let mut body = Vec::with_capacity(n * 2);
-        let mut used = vec![false; max_lanes];
+        let mut used = vec![false; slots];
 
         for (tick, &i) in checked.order.iter().enumerate() {
+            let device = checked.node_device[i];
+            let own = device * per..(device + 1) * per;
             let deps = &dag.nodes[i].deps;
             let lane = deps
                 .iter()
                 .map(|d| d.0)
-                .find(|&d| lane_tail[lane_of[d]] == Some(d))
+                .find(|&d| own.contains(&lane_of[d]) && lane_tail[lane_of[d]] == Some(d))
                 .map(|d| lane_of[d])
                 .unwrap_or_else(|| {
-                    // Least recently used lane; unused lanes first.
-                    (0..max_lanes)
+                    // Least recently used lane of the device; unused lanes first.
+                    own.clone()
                         .min_by_key(|&l| (used[l], last_used[l]))
-                        .unwrap_or(0)
+                        .unwrap_or(own.start)
                 });
             used[lane] = true;
             for d in deps.iter().map(|d| d.0) {
@@ -92,24 +98,44 @@ impl Plan {
             body.push(Step::Run { lane, node: i });
         }
 
-        // Records go right after their node's Run step.
-        let lanes = (0..max_lanes).rev().find(|&l| used[l]).map_or(1, |l| l + 1);
+        // Number the used lanes densely (slot 0, device 0's first lane, is always lane 0),
+        // and the events after the fork and join events.
+        used[0] = true;
+        let mut dense = vec![usize::MAX; slots];
+        let mut lane_device = Vec::new();
+        for slot in (0..slots).filter(|&l| used[l]) {
+            dense[slot] = lane_device.len();
+            lane_device.push(slot / per);
+        }
+        let lanes = lane_device.len();
+        let node_events = next_event;
+        let event = |e: usize| lanes + e;
         let mut steps = Vec::with_capacity(body.len() + 2 * lanes + n / 4);
+        if lanes > 1 {
+            steps.push(Step::Record { lane: 0, event: 0 });
+        }
         for l in 1..lanes {
-            if l == 1 {
-                steps.push(Step::Record { lane: 0, event: 0 });
-            }
             steps.push(Step::Wait { lane: l, event: 0 });
         }
         for step in body {
-            steps.push(step);
-            if let Step::Run { lane, node } = step
-                && node_event[node] != usize::MAX
-            {
-                steps.push(Step::Record {
-                    lane,
-                    event: node_event[node],
-                });
+            match step {
+                Step::Run { lane, node } => {
+                    steps.push(Step::Run {
+                        lane: dense[lane],
+                        node,
+                    });
+                    if node_event[node] != usize::MAX {
+                        steps.push(Step::Record {
+                            lane: dense[lane],
+                            event: event(node_event[node]),
+                        });
+                    }
+                }
+                Step::Wait { lane, event: e } => steps.push(Step::Wait {
+                    lane: dense[lane],
+                    event: event(e),
+                }),
+                Step::Record { .. } => unreachable!("records are added here"),
             }
         }
         for l in 1..lanes {
@@ -118,8 +144,9 @@ impl Plan {
         }
         Plan {
             lanes,
+            lane_device,
             steps,
-            events: next_event,
+            events: lanes + node_events,
         }
     }
 
