@@ -6,6 +6,7 @@
 //! | [`launch`] | a kernel launch described once for every backend |
 //! | [`kernels`] | one typed launcher per built-in kernel |
 //! | [`pipeline`] | chunked multi-stream streaming of data larger than device memory |
+//! | [`trace`] | opt-in per-operation timing: Chrome trace JSON, SVG timelines, run metrics, NVTX ranges |
 //! | [`error`] | the one error type |
 //!
 //! Data flows one way: a planner builds work from these types, the backend runs it. Nothing
@@ -18,6 +19,7 @@ pub mod kernels;
 pub mod launch;
 pub mod measure;
 pub mod pipeline;
+pub mod trace;
 
 pub use backend::{
     BackendChoice, BackendKind, Device, DeviceBuffer, DeviceInfo, DeviceRead, DeviceSlice,

@@ -15,6 +15,7 @@ use crate::backend::{Device, DeviceImpl, DeviceRead, DeviceWrite, HostRead, Host
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::launch::KernelLaunch;
+use crate::trace::OpKind;
 
 static NEXT_STREAM_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -87,14 +88,18 @@ impl Stream {
         if src.bytes == 0 {
             return Ok(());
         }
-        match &self.inner {
-            StreamImpl::Cuda(s) => {
-                s.copy_h2d(&src, &dst)?;
-                src.mem.add_pending(self.id, Pending::Cuda(s.fence()?));
-                Ok(())
-            }
-            StreamImpl::Cpu(s) => s.copy_h2d(src, dst),
-        }
+        let bytes = src.bytes as u64;
+        self.traced(
+            || (OpKind::H2d, bytes),
+            || match &self.inner {
+                StreamImpl::Cuda(s) => {
+                    s.copy_h2d(&src, &dst)?;
+                    src.mem.add_pending(self.id, Pending::Cuda(s.fence()?));
+                    Ok(())
+                }
+                StreamImpl::Cpu(s) => s.copy_h2d(src, dst),
+            },
+        )
     }
 
     /// Queues a copy of `src` (device) into `dst` (host); lengths must match.
@@ -115,14 +120,18 @@ impl Stream {
         if src.bytes == 0 {
             return Ok(());
         }
-        match &self.inner {
-            StreamImpl::Cuda(s) => {
-                s.copy_d2h(&src, &dst)?;
-                dst.mem.add_pending(self.id, Pending::Cuda(s.fence()?));
-                Ok(())
-            }
-            StreamImpl::Cpu(s) => s.copy_d2h(src, dst),
-        }
+        let bytes = src.bytes as u64;
+        self.traced(
+            || (OpKind::D2h, bytes),
+            || match &self.inner {
+                StreamImpl::Cuda(s) => {
+                    s.copy_d2h(&src, &dst)?;
+                    dst.mem.add_pending(self.id, Pending::Cuda(s.fence()?));
+                    Ok(())
+                }
+                StreamImpl::Cpu(s) => s.copy_d2h(src, dst),
+            },
+        )
     }
 
     /// Queues a device-to-device copy; `src` may live on another device of the same backend
@@ -150,10 +159,14 @@ impl Stream {
         if src.bytes == 0 {
             return Ok(());
         }
-        match &self.inner {
-            StreamImpl::Cuda(s) => s.copy_d2d(&src, &dst),
-            StreamImpl::Cpu(s) => s.copy_d2d(src, dst),
-        }
+        let bytes = src.bytes as u64;
+        self.traced(
+            || (OpKind::D2d, bytes),
+            || match &self.inner {
+                StreamImpl::Cuda(s) => s.copy_d2d(&src, &dst),
+                StreamImpl::Cpu(s) => s.copy_d2d(src, dst),
+            },
+        )
     }
 
     /// Queues setting every byte of `dst` to zero.
@@ -163,10 +176,14 @@ impl Stream {
         if dst.bytes == 0 {
             return Ok(());
         }
-        match &self.inner {
-            StreamImpl::Cuda(s) => s.memset(&dst, 0),
-            StreamImpl::Cpu(s) => s.memset(dst, 0),
-        }
+        let bytes = dst.bytes as u64;
+        self.traced(
+            || (OpKind::Memset, bytes),
+            || match &self.inner {
+                StreamImpl::Cuda(s) => s.memset(&dst, 0),
+                StreamImpl::Cpu(s) => s.memset(dst, 0),
+            },
+        )
     }
 
     /// Queues a kernel launch built by a typed launcher.
@@ -177,11 +194,15 @@ impl Stream {
         for b in launch.buffers() {
             self.check_device(launch.kernel.name(), &b.range)?;
         }
-        match (&self.inner, &self.device.inner) {
+        let describe = || {
+            let bytes = launch.buffers().map(|b| b.range.bytes as u64).sum();
+            (OpKind::Kernel(launch.kernel.name().to_owned()), bytes)
+        };
+        self.traced(describe, || match (&self.inner, &self.device.inner) {
             (StreamImpl::Cuda(s), DeviceImpl::Cuda(d)) => s.launch(d, launch),
             (StreamImpl::Cpu(s), _) => s.launch(launch.clone()),
             _ => unreachable!("a stream's backend is its device's backend"),
-        }
+        })
     }
 
     /// Marks the current end of the stream in `event`.
@@ -206,10 +227,13 @@ impl Stream {
     /// Queues `f` to run on a host thread once earlier work on the stream completes. `f` must
     /// not queue device work or block on it.
     pub fn host_fn(&self, f: impl FnOnce() + Send + 'static) -> Result<()> {
-        match &self.inner {
-            StreamImpl::Cuda(s) => s.host_fn(Box::new(f)),
-            StreamImpl::Cpu(s) => s.host_fn(Box::new(f)),
-        }
+        self.traced(
+            || (OpKind::HostFn, 0),
+            || match &self.inner {
+                StreamImpl::Cuda(s) => s.host_fn(Box::new(f)),
+                StreamImpl::Cpu(s) => s.host_fn(Box::new(f)),
+            },
+        )
     }
 
     /// Copies `src` to a new host vector: queues the copy through a pinned staging buffer
@@ -231,6 +255,30 @@ impl Stream {
         staging.write()?.copy_from_slice(data);
         self.copy_to_device(&staging, dst)?;
         self.synchronize()
+    }
+
+    /// Runs `op`, timed by the device's tracer when one is attached (one branch otherwise).
+    fn traced(
+        &self,
+        describe: impl FnOnce() -> (OpKind, u64),
+        op: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
+        match &self.device.tracer {
+            None => op(),
+            Some(tracer) => {
+                let (kind, bytes) = describe();
+                tracer.around(self, kind, bytes, op)
+            }
+        }
+    }
+
+    /// Simulated start and end (seconds) of the last operation queued here, on the cpu
+    /// backend with a timing model.
+    pub(crate) fn last_simulated_interval(&self) -> Option<(f64, f64)> {
+        match &self.inner {
+            StreamImpl::Cpu(s) => s.last_simulated_interval(),
+            StreamImpl::Cuda(_) => None,
+        }
     }
 
     /// Blocks the host until all work queued on the stream completes.

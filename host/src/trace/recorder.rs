@@ -1,0 +1,245 @@
+//! The [`Tracer`]: timestamps taken around each operation, resolved after the work is done.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::backend::{BackendKind, Device, Event, Stream};
+use crate::error::{Error, Result};
+use crate::trace::{OpKind, Trace, TraceClock, TraceOp, TracedDevice};
+
+/// Records the timing of every operation queued on the streams of the devices it is attached
+/// to. Cheap to clone (clones share one recording).
+#[derive(Debug, Clone)]
+pub struct Tracer {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    created: Instant,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    devices: Vec<Origin>,
+    pending: Vec<Pending>,
+    /// Timing events ready for reuse, per device.
+    pool: HashMap<DeviceKey, Vec<Event>>,
+}
+
+type DeviceKey = (BackendKind, usize);
+
+/// Where a device's timestamps are measured from.
+#[derive(Debug)]
+struct Origin {
+    key: DeviceKey,
+    name: String,
+    clock: OriginClock,
+}
+
+#[derive(Debug)]
+enum OriginClock {
+    /// An event recorded at attach time, `offset_us` after the tracer was created.
+    Event { event: Event, offset_us: f64 },
+    /// Simulated seconds at attach time.
+    Simulated(f64),
+}
+
+#[derive(Debug)]
+struct Pending {
+    key: DeviceKey,
+    stream: u64,
+    kind: OpKind,
+    bytes: u64,
+    stamp: Stamp,
+}
+
+#[derive(Debug)]
+enum Stamp {
+    Events(Event, Event),
+    Simulated(f64, f64),
+}
+
+impl Default for Tracer {
+    fn default() -> Self {
+        Tracer::new()
+    }
+}
+
+impl Tracer {
+    /// A tracer attached to nothing yet.
+    pub fn new() -> Tracer {
+        Tracer {
+            inner: Arc::new(Inner {
+                created: Instant::now(),
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A handle to `device` whose streams (made from it from now on) are traced. Marks the
+    /// device's time origin, so attach when the device is idle.
+    pub fn attach(&self, device: &Device) -> Result<Device> {
+        let key = (device.backend(), device.ordinal());
+        let known = self.lock().devices.iter().any(|d| d.key == key);
+        if !known {
+            let clock = match device.as_cpu().and_then(|c| c.simulated_seconds()) {
+                Some(now) => OriginClock::Simulated(now),
+                None => {
+                    let stream = device.stream()?;
+                    let event = device.event(true)?;
+                    stream.record(&event)?;
+                    stream.synchronize()?;
+                    OriginClock::Event {
+                        event,
+                        offset_us: self.inner.created.elapsed().as_secs_f64() * 1e6,
+                    }
+                }
+            };
+            self.lock().devices.push(Origin {
+                key,
+                name: device.info().name.clone(),
+                clock,
+            });
+        }
+        let mut traced = device.clone();
+        traced.tracer = Some(self.clone());
+        Ok(traced)
+    }
+
+    /// Runs `op` (which queues one operation on `stream`) between two timestamps: the
+    /// simulated interval the cpu backend's timing model gave it, or two timing events.
+    pub(crate) fn around(
+        &self,
+        stream: &Stream,
+        kind: OpKind,
+        bytes: u64,
+        op: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
+        let device = stream.device();
+        let key = (device.backend(), device.ordinal());
+        if device
+            .as_cpu()
+            .is_some_and(|c| c.simulated_seconds().is_some())
+        {
+            op()?;
+            let (start, end) = stream.last_simulated_interval().ok_or_else(|| {
+                Error::Backend("a simulated stream has no simulated interval".into())
+            })?;
+            self.push(key, stream.id(), kind, bytes, Stamp::Simulated(start, end));
+            return Ok(());
+        }
+        let (start, end) = {
+            let mut state = self.lock();
+            let pool = state.pool.entry(key).or_default();
+            (pool.pop(), pool.pop())
+        };
+        let start = match start {
+            Some(e) => e,
+            None => device.event(true)?,
+        };
+        let end = match end {
+            Some(e) => e,
+            None => device.event(true)?,
+        };
+        stream.record(&start)?;
+        op()?;
+        stream.record(&end)?;
+        self.push(key, stream.id(), kind, bytes, Stamp::Events(start, end));
+        Ok(())
+    }
+
+    fn push(&self, key: DeviceKey, stream: u64, kind: OpKind, bytes: u64, stamp: Stamp) {
+        self.lock().pending.push(Pending {
+            key,
+            stream,
+            kind,
+            bytes,
+            stamp,
+        });
+    }
+
+    /// Waits for every traced operation so far, resolves its times and returns them (sorted
+    /// by start), leaving the tracer empty and attached. Timing events go back to the pool.
+    pub fn take(&self) -> Result<Trace> {
+        let mut state = self.lock();
+        let pending = std::mem::take(&mut state.pending);
+        let mut ops = Vec::with_capacity(pending.len());
+        let mut clocks = Vec::new();
+        for p in pending {
+            let origin = state
+                .devices
+                .iter()
+                .find(|d| d.key == p.key)
+                .ok_or_else(|| Error::Backend("traced operation on an unattached device".into()))?;
+            let (start_us, end_us, clock) = match (&p.stamp, &origin.clock) {
+                (Stamp::Simulated(s, e), OriginClock::Simulated(o)) => {
+                    ((s - o) * 1e6, (e - o) * 1e6, TraceClock::Simulated)
+                }
+                (Stamp::Events(s, e), OriginClock::Event { event, offset_us }) => {
+                    e.synchronize()?;
+                    let at = |x: &Event| -> Result<f64> {
+                        Ok(event.elapsed_ms(x)? as f64 * 1e3 + offset_us)
+                    };
+                    let clock = match p.key.0 {
+                        BackendKind::Cuda => TraceClock::CudaEvents,
+                        BackendKind::Cpu => TraceClock::Wall,
+                    };
+                    (at(s)?, at(e)?, clock)
+                }
+                _ => {
+                    return Err(Error::Backend(
+                        "a device's clock changed while it was traced".into(),
+                    ));
+                }
+            };
+            clocks.push(clock);
+            ops.push(TraceOp {
+                device: p.key.1,
+                stream: p.stream,
+                kind: p.kind,
+                bytes: p.bytes,
+                start_us,
+                end_us: end_us.max(start_us),
+            });
+            if let Stamp::Events(s, e) = p.stamp {
+                let pool = state.pool.entry(p.key).or_default();
+                pool.push(s);
+                pool.push(e);
+            }
+        }
+        ops.sort_by(|a, b| a.start_us.total_cmp(&b.start_us));
+        let clock = clocks
+            .first()
+            .copied()
+            .unwrap_or(match state.devices.first() {
+                Some(Origin {
+                    clock: OriginClock::Simulated(_),
+                    ..
+                }) => TraceClock::Simulated,
+                Some(Origin {
+                    key: (BackendKind::Cpu, _),
+                    ..
+                }) => TraceClock::Wall,
+                _ => TraceClock::CudaEvents,
+            });
+        Ok(Trace {
+            clock,
+            devices: state
+                .devices
+                .iter()
+                .map(|d| TracedDevice {
+                    ordinal: d.key.1,
+                    name: d.name.clone(),
+                })
+                .collect(),
+            ops,
+        })
+    }
+}
