@@ -75,6 +75,7 @@ fn options(op: &str, input: &Path, output: &Path) -> ProcessOptions {
         output: output.to_owned(),
         config: None,
         force: false,
+        trace: Default::default(),
     }
 }
 

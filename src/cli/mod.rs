@@ -1,10 +1,13 @@
 //! What the `riptide` binary does, one module per subcommand, kept in the library so tests
 //! can drive it without spawning processes.
 
+pub mod bench;
 pub mod devices;
 pub mod npy;
 pub mod process;
 pub mod run;
+pub mod summary;
+pub mod trace_out;
 
 use riptide_host::{Error, ErrorKind};
 

@@ -3,6 +3,7 @@
 //! against the CPU reference, and print time, throughput, speedup and the share of the copy
 //! ceiling measured in the same run.
 
+use crate::cli::summary;
 use rayon::prelude::*;
 use riptide_host::backend::cpu::CpuConfig;
 use riptide_host::kernels::MapChain;
@@ -21,6 +22,8 @@ pub struct RunOptions {
     pub config: Option<PipelineConfig>,
     /// Use and update the tuning cache.
     pub use_cache: bool,
+    /// Where to write the traced run's Chrome trace and SVG timeline.
+    pub trace: crate::cli::trace_out::TraceOutputs,
 }
 
 const CHAIN: MapChain = MapChain {
@@ -39,6 +42,7 @@ fn workload() -> Elementwise {
 
 /// Runs the main job and prints its table; fails if any output element is wrong.
 pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
+    options.trace.validate()?;
     let (devices, fallback) =
         backend::open_devices(choice, Some(&[0]), crate::PTX, &CpuConfig::default())?;
     let dev = devices
@@ -104,6 +108,16 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
     output.write()?.fill(f32::NAN);
     let tuned = run_once(&dev, config, &kernel, &input, &mut output)?;
     let tuned_bad = verify(&input.read()?, &output.read()?, gpu);
+    output.write()?.fill(f32::NAN);
+    let traced = summary::traced_run(
+        &dev,
+        config,
+        &kernel,
+        &input,
+        Some(&mut output),
+        Some(&ceil),
+    )?;
+    let traced_bad = verify(&input.read()?, &output.read()?, gpu);
 
     let b = bytes as f64;
     let ceiling_ms = (b / ceil.duplex_h2d).max(b / ceil.duplex_d2h) * 1e3;
@@ -156,10 +170,17 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
         &tuned,
         tuned_bad,
     );
-    if serial_bad + tuned_bad > 0 {
+    summary::print(&traced, &tuned);
+    let title = format!(
+        "riptide run on {}: {} MiB pipelined",
+        dev.info().name,
+        bytes / MIB
+    );
+    options.trace.write(&traced.trace, &title)?;
+    if serial_bad + tuned_bad + traced_bad > 0 {
         return Err(Error::Backend(format!(
             "{} output elements differ from the CPU reference",
-            serial_bad + tuned_bad
+            serial_bad + tuned_bad + traced_bad
         )));
     }
     Ok(())

@@ -52,8 +52,8 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// A tick step of 1, 2 or 5 × 10ⁿ giving about `target` ticks over `span`.
-pub(crate) fn tick_step(span: f64, target: f64) -> f64 {
+/// A round axis step (1, 2 or 5 × 10ⁿ) giving about `target` ticks over `span`.
+pub fn tick_step(span: f64, target: f64) -> f64 {
     if span <= 0.0 || !span.is_finite() {
         return 1.0;
     }
@@ -89,6 +89,13 @@ pub fn render(trace: &Trace, title: &str) -> String {
         TraceClock::Wall => "wall time (cpu backend)",
     };
 
+    let mut ordinals: Vec<usize> = lanes.iter().map(|l| l.0).collect();
+    ordinals.dedup();
+    let devices = ordinals
+        .iter()
+        .map(|&d| format!("device {d}: {}", trace.device_name(d)))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -102,9 +109,10 @@ pub fn render(trace: &Trace, title: &str) -> String {
     );
     let _ = writeln!(
         s,
-        r##"<text x="10" y="36" fill="#555">{} ops, {:.3} ms, {clock}</text>"##,
+        r##"<text x="10" y="36" fill="#555">{} ops, {:.3} ms, {clock}; {}</text>"##,
         trace.ops.len(),
-        span / 1e3
+        span / 1e3,
+        escape(&devices)
     );
     for (i, &(d, stream)) in lanes.iter().enumerate() {
         let y = TOP + i as f64 * LANE_H;
@@ -116,12 +124,8 @@ pub fn render(trace: &Trace, title: &str) -> String {
         }
         let _ = writeln!(
             s,
-            r#"<text x="10" y="{:.1}">{} · stream {stream}</text>"#,
-            y + 15.0,
-            escape(&format!("dev {d}: {}", trace.device_name(d)))
-                .chars()
-                .take(40)
-                .collect::<String>()
+            r#"<text x="10" y="{:.1}">device {d} · stream {stream}</text>"#,
+            y + 15.0
         );
     }
     for op in &trace.ops {
@@ -227,7 +231,11 @@ mod tests {
         let svg = render(&sample(), "run & trace");
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches(r#"class="op""#).count(), 4);
-        assert_eq!(svg.matches("stream 1<").count(), 1, "one label per lane");
+        assert_eq!(
+            svg.matches("device 0 · stream 1<").count(),
+            1,
+            "one label per lane"
+        );
         assert_eq!(svg.matches("#1f77b4\"><title>").count(), 2, "two H2D bars");
         assert_eq!(
             svg.matches("#2ca02c\"><title>").count(),
