@@ -10,9 +10,19 @@ use crate::trace::{OpKind, Trace, TraceClock, TraceOp, TracedDevice};
 
 /// Records the timing of every operation queued on the streams of the devices it is attached
 /// to. Cheap to clone (clones share one recording).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Tracer {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("Tracer")
+            .field("devices", &state.devices.len())
+            .field("pending_ops", &state.pending.len())
+            .finish()
+    }
 }
 
 #[derive(Debug)]
