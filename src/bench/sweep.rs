@@ -2,10 +2,8 @@
 //! kernel workload against the device-to-device copy, and tracing on against off — written
 //! as a [`BenchReport`] (serde JSON) that the plots and tables are drawn from.
 
-use std::io::IsTerminal;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use riptide_host::measure::{copy_ceilings, time_device};
@@ -260,22 +258,6 @@ pub fn pipeline_workload() -> Elementwise {
     ])
 }
 
-fn progress(len: usize) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(
-        Some(len as u64),
-        if std::io::stderr().is_terminal() {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    );
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -305,7 +287,7 @@ pub fn run(
     let mut output = device.alloc_pinned::<f32>(n, "bench output")?;
     let kernel = pipeline_workload();
     let points = options.points();
-    let bar = progress(points.len() + KernelWorkload::ALL.len() + 2);
+    let bar = crate::cli::progress::steps((points.len() + KernelWorkload::ALL.len() + 2) as u64);
 
     let measure =
         |config: PipelineConfig, output: &mut PinnedBuffer<f32>| -> Result<PipelinePoint> {
@@ -351,7 +333,15 @@ pub fn run(
             config.chunk_elems * 4 / 1024,
             config.depth
         ));
-        pipeline.push(measure(config, &mut output)?);
+        let point = measure(config, &mut output)?;
+        tracing::info!(
+            streams = point.streams,
+            chunk_bytes = point.chunk_bytes,
+            depth = point.depth,
+            device_ms = point.device_ms,
+            "pipeline sweep point"
+        );
+        pipeline.push(point);
         bar.inc(1);
     }
 

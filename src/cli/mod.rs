@@ -5,6 +5,7 @@ pub mod bench;
 pub mod devices;
 pub mod npy;
 pub mod process;
+pub mod progress;
 pub mod run;
 pub mod summary;
 pub mod trace_out;

@@ -71,6 +71,8 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
         .enumerate()
         .for_each(|(i, v)| *v = generate(i));
     let mut output = dev.alloc_pinned::<f32>(n, "run output")?;
+    let bar = crate::cli::progress::steps(5);
+    bar.set_message("measuring the host link");
     let ceil = copy_ceilings(
         &dev,
         (bytes.min(256 * MIB)) as usize,
@@ -78,6 +80,8 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
     )?;
 
     let kernel = workload();
+    bar.inc(1);
+    bar.set_message("serial run");
     let serial = run_once(
         &dev,
         PipelineConfig::serial(((32 * MIB).min(bytes) / 4) as usize),
@@ -86,6 +90,8 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
         &mut output,
     )?;
     let serial_bad = verify(&input.read()?, &output.read()?, gpu);
+    bar.inc(1);
+    bar.set_message("tuning");
     let (config, tuned_note) = match options.config {
         Some(c) => (c, "given".to_owned()),
         None => {
@@ -106,9 +112,13 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
         }
     };
     output.write()?.fill(f32::NAN);
+    bar.inc(1);
+    bar.set_message("pipelined run");
     let tuned = run_once(&dev, config, &kernel, &input, &mut output)?;
     let tuned_bad = verify(&input.read()?, &output.read()?, gpu);
     output.write()?.fill(f32::NAN);
+    bar.inc(1);
+    bar.set_message("traced run");
     let traced = summary::traced_run(
         &dev,
         config,
@@ -119,6 +129,7 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
     )?;
     let traced_bad = verify(&input.read()?, &output.read()?, gpu);
 
+    bar.finish_and_clear();
     let b = bytes as f64;
     let ceiling_ms = (b / ceil.duplex_h2d).max(b / ceil.duplex_d2h) * 1e3;
     println!(

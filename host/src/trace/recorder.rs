@@ -118,6 +118,7 @@ impl Tracer {
                 clock,
             });
         }
+        tracing::debug!(device = %device.info().name, "tracer attached");
         let mut traced = device.clone();
         traced.tracer = Some(self.clone());
         Ok(traced)
@@ -225,6 +226,7 @@ impl Tracer {
             }
         }
         ops.sort_by(|a, b| a.start_us.total_cmp(&b.start_us));
+        tracing::debug!(ops = ops.len(), "trace resolved");
         let clock = clocks
             .first()
             .copied()
