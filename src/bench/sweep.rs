@@ -182,6 +182,10 @@ pub struct TracingOverhead {
     pub untraced_wall_ms: f64,
     /// Median host wall time traced, ms.
     pub traced_wall_ms: f64,
+    /// Median host time to resolve one traced run's timestamps after it ([`Tracer::take`]), ms.
+    pub resolve_ms: f64,
+    /// Operations traced per run.
+    pub ops_per_run: usize,
     /// Traced over untraced wall time, minus one, percent (the throughput cost).
     pub wall_overhead_percent: f64,
     /// Traced over untraced device time, minus one, percent.
@@ -425,6 +429,7 @@ pub fn tracing_cost(
     traced.run(&kernel, input, Some(&mut *output))?;
     let mut trace = tracer.take()?;
     let (mut pd, mut pw, mut td, mut tw) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut resolve = Vec::new();
     for _ in 0..runs.max(1) {
         let started = Instant::now();
         let s = plain.run(&kernel, input, Some(&mut *output))?.1;
@@ -432,12 +437,15 @@ pub fn tracing_cost(
         pw.push(started.elapsed().as_secs_f64() * 1e3);
         let started = Instant::now();
         let s = traced.run(&kernel, input, Some(&mut *output))?.1;
-        // Resolving the timestamps is part of what tracing costs.
-        trace = tracer.take()?;
-        td.push(s.device_ms);
         tw.push(started.elapsed().as_secs_f64() * 1e3);
+        td.push(s.device_ms);
+        // Resolving the timestamps happens after the run; reported on its own.
+        let started = Instant::now();
+        trace = tracer.take()?;
+        resolve.push(started.elapsed().as_secs_f64() * 1e3);
     }
     let (pd, pw, td, tw) = (median(pd), median(pw), median(td), median(tw));
+    let resolve_ms = median(resolve);
     Ok((
         TracingOverhead {
             streams: config.streams,
@@ -448,6 +456,8 @@ pub fn tracing_cost(
             traced_device_ms: td,
             untraced_wall_ms: pw,
             traced_wall_ms: tw,
+            resolve_ms,
+            ops_per_run: trace.ops.len(),
             wall_overhead_percent: 100.0 * (tw / pw - 1.0),
             device_overhead_percent: 100.0 * (td / pd - 1.0),
         },

@@ -154,7 +154,7 @@ pub fn print_tables(r: &BenchReport) {
     }
     let t = &r.tracing_overhead;
     println!(
-        "\ntracing cost ({} streams, {} KiB chunks, depth {}; median of {} alternating pairs):\n  wall {:.3} ms untraced, {:.3} ms traced ({:+.2}%); device {:.3} ms untraced, {:.3} ms traced ({:+.2}%)",
+        "\ntracing cost ({} streams, {} KiB chunks, depth {}; median of {} alternating pairs):\n  wall {:.3} ms untraced, {:.3} ms traced ({:+.2}%); device {:.3} ms untraced, {:.3} ms traced ({:+.2}%)\n  resolving the timestamps of the {} traced ops afterwards: {:.3} ms",
         t.streams,
         t.chunk_bytes >> 10,
         t.depth,
@@ -164,7 +164,9 @@ pub fn print_tables(r: &BenchReport) {
         t.wall_overhead_percent,
         t.untraced_device_ms,
         t.traced_device_ms,
-        t.device_overhead_percent
+        t.device_overhead_percent,
+        t.ops_per_run,
+        t.resolve_ms
     );
     match &r.graph_vs_eager {
         None => println!("graph vs eager: not measured (no graph executor in this build)"),

@@ -194,7 +194,6 @@ impl Tracer {
                     ((s - o) * 1e6, (e - o) * 1e6, TraceClock::Simulated)
                 }
                 (Stamp::Events(s, e), OriginClock::Event { event, offset_us }) => {
-                    e.synchronize()?;
                     let at = |x: &Event| -> Result<f64> {
                         Ok(event.elapsed_ms(x)? as f64 * 1e3 + offset_us)
                     };
