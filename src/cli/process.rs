@@ -293,7 +293,9 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
             o.input.display(),
             dev.info().name
         );
-        o.trace.write(&tracer.take()?, &title)?;
+        let trace = tracer.take()?;
+        print!("{}", riptide_host::trace::metrics::metrics(&trace, None));
+        o.trace.write(&trace, &title)?;
     }
     Ok(())
 }
