@@ -2,7 +2,7 @@
 //!
 //! This crate is the facade: it embeds the PTX that the build compiled from `gpu-kernels`,
 //! re-exports the orchestration library (`riptide-host`), and holds the command line's
-//! logic ([`cli`]) and the benchmarks' shared workloads and sweeps ([`bench`]).
+//! logic ([`cli`]) and the benchmarks' shared workloads and sweeps ([`mod@bench`]).
 
 pub mod bench;
 pub mod cli;
