@@ -15,7 +15,7 @@ use crate::backend::{Device, DeviceImpl, DeviceRead, DeviceWrite, HostRead, Host
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::launch::KernelLaunch;
-use crate::trace::OpKind;
+use crate::trace::{OpKind, Span};
 
 static NEXT_STREAM_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -88,18 +88,16 @@ impl Stream {
         if src.bytes == 0 {
             return Ok(());
         }
-        let bytes = src.bytes as u64;
-        self.traced(
-            || (OpKind::H2d, bytes),
-            || match &self.inner {
-                StreamImpl::Cuda(s) => {
-                    s.copy_h2d(&src, &dst)?;
-                    src.mem.add_pending(self.id, Pending::Cuda(s.fence()?));
-                    Ok(())
-                }
-                StreamImpl::Cpu(s) => s.copy_h2d(src, dst),
-            },
-        )
+        let span = self.trace_begin(|| (OpKind::H2d, src.bytes))?;
+        let queued = match &self.inner {
+            StreamImpl::Cuda(s) => {
+                s.copy_h2d(&src, &dst)?;
+                src.mem.add_pending(self.id, Pending::Cuda(s.fence()?));
+                Ok(())
+            }
+            StreamImpl::Cpu(s) => s.copy_h2d(src, dst),
+        };
+        self.trace_end(span, queued)
     }
 
     /// Queues a copy of `src` (device) into `dst` (host); lengths must match.
@@ -120,18 +118,16 @@ impl Stream {
         if src.bytes == 0 {
             return Ok(());
         }
-        let bytes = src.bytes as u64;
-        self.traced(
-            || (OpKind::D2h, bytes),
-            || match &self.inner {
-                StreamImpl::Cuda(s) => {
-                    s.copy_d2h(&src, &dst)?;
-                    dst.mem.add_pending(self.id, Pending::Cuda(s.fence()?));
-                    Ok(())
-                }
-                StreamImpl::Cpu(s) => s.copy_d2h(src, dst),
-            },
-        )
+        let span = self.trace_begin(|| (OpKind::D2h, src.bytes))?;
+        let queued = match &self.inner {
+            StreamImpl::Cuda(s) => {
+                s.copy_d2h(&src, &dst)?;
+                dst.mem.add_pending(self.id, Pending::Cuda(s.fence()?));
+                Ok(())
+            }
+            StreamImpl::Cpu(s) => s.copy_d2h(src, dst),
+        };
+        self.trace_end(span, queued)
     }
 
     /// Queues a device-to-device copy; `src` may live on another device of the same backend
@@ -159,14 +155,12 @@ impl Stream {
         if src.bytes == 0 {
             return Ok(());
         }
-        let bytes = src.bytes as u64;
-        self.traced(
-            || (OpKind::D2d, bytes),
-            || match &self.inner {
-                StreamImpl::Cuda(s) => s.copy_d2d(&src, &dst),
-                StreamImpl::Cpu(s) => s.copy_d2d(src, dst),
-            },
-        )
+        let span = self.trace_begin(|| (OpKind::D2d, src.bytes))?;
+        let queued = match &self.inner {
+            StreamImpl::Cuda(s) => s.copy_d2d(&src, &dst),
+            StreamImpl::Cpu(s) => s.copy_d2d(src, dst),
+        };
+        self.trace_end(span, queued)
     }
 
     /// Queues setting every byte of `dst` to zero.
@@ -176,14 +170,12 @@ impl Stream {
         if dst.bytes == 0 {
             return Ok(());
         }
-        let bytes = dst.bytes as u64;
-        self.traced(
-            || (OpKind::Memset, bytes),
-            || match &self.inner {
-                StreamImpl::Cuda(s) => s.memset(&dst, 0),
-                StreamImpl::Cpu(s) => s.memset(dst, 0),
-            },
-        )
+        let span = self.trace_begin(|| (OpKind::Memset, dst.bytes))?;
+        let queued = match &self.inner {
+            StreamImpl::Cuda(s) => s.memset(&dst, 0),
+            StreamImpl::Cpu(s) => s.memset(dst, 0),
+        };
+        self.trace_end(span, queued)
     }
 
     /// Queues a kernel launch built by a typed launcher.
@@ -194,15 +186,16 @@ impl Stream {
         for b in launch.buffers() {
             self.check_device(launch.kernel.name(), &b.range)?;
         }
-        let describe = || {
-            let bytes = launch.buffers().map(|b| b.range.bytes as u64).sum();
+        let span = self.trace_begin(|| {
+            let bytes = launch.buffers().map(|b| b.range.bytes).sum();
             (OpKind::Kernel(launch.kernel.name().to_owned()), bytes)
-        };
-        self.traced(describe, || match (&self.inner, &self.device.inner) {
+        })?;
+        let queued = match (&self.inner, &self.device.inner) {
             (StreamImpl::Cuda(s), DeviceImpl::Cuda(d)) => s.launch(d, launch),
             (StreamImpl::Cpu(s), _) => s.launch(launch.clone()),
             _ => unreachable!("a stream's backend is its device's backend"),
-        })
+        };
+        self.trace_end(span, queued)
     }
 
     /// Marks the current end of the stream in `event`.
@@ -227,13 +220,12 @@ impl Stream {
     /// Queues `f` to run on a host thread once earlier work on the stream completes. `f` must
     /// not queue device work or block on it.
     pub fn host_fn(&self, f: impl FnOnce() + Send + 'static) -> Result<()> {
-        self.traced(
-            || (OpKind::HostFn, 0),
-            || match &self.inner {
-                StreamImpl::Cuda(s) => s.host_fn(Box::new(f)),
-                StreamImpl::Cpu(s) => s.host_fn(Box::new(f)),
-            },
-        )
+        let span = self.trace_begin(|| (OpKind::HostFn, 0))?;
+        let queued = match &self.inner {
+            StreamImpl::Cuda(s) => s.host_fn(Box::new(f)),
+            StreamImpl::Cpu(s) => s.host_fn(Box::new(f)),
+        };
+        self.trace_end(span, queued)
     }
 
     /// Copies `src` to a new host vector: queues the copy through a pinned staging buffer
@@ -257,18 +249,22 @@ impl Stream {
         self.synchronize()
     }
 
-    /// Runs `op`, timed by the device's tracer when one is attached (one branch otherwise).
-    fn traced(
-        &self,
-        describe: impl FnOnce() -> (OpKind, u64),
-        op: impl FnOnce() -> Result<()>,
-    ) -> Result<()> {
+    /// Opens a timed span for the operation `describe` names when a tracer is attached (one
+    /// branch otherwise); [`Stream::trace_end`] closes it once the operation is queued.
+    fn trace_begin(&self, describe: impl FnOnce() -> (OpKind, usize)) -> Result<Option<Span>> {
         match &self.device.tracer {
-            None => op(),
+            None => Ok(None),
             Some(tracer) => {
                 let (kind, bytes) = describe();
-                tracer.around(self, kind, bytes, op)
+                tracer.begin(self, kind, bytes as u64).map(Some)
             }
+        }
+    }
+
+    fn trace_end(&self, span: Option<Span>, queued: Result<()>) -> Result<()> {
+        match (span, &self.device.tracer, queued) {
+            (Some(span), Some(tracer), Ok(())) => tracer.end(self, span),
+            (_, _, queued) => queued,
         }
     }
 

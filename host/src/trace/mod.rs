@@ -28,6 +28,7 @@ pub mod svg;
 use serde::{Deserialize, Serialize};
 
 pub use nvtx::{NvtxRange, nvtx_range};
+pub(crate) use recorder::Span;
 pub use recorder::Tracer;
 
 /// What a traced operation was.

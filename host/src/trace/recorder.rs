@@ -57,6 +57,15 @@ enum OriginClock {
     Simulated(f64),
 }
 
+/// An operation being queued: what it is and, off simulated time, its start event.
+#[derive(Debug)]
+pub(crate) struct Span {
+    key: DeviceKey,
+    kind: OpKind,
+    bytes: u64,
+    start: Option<Event>,
+}
+
 #[derive(Debug)]
 struct Pending {
     key: DeviceKey,
@@ -124,45 +133,57 @@ impl Tracer {
         Ok(traced)
     }
 
-    /// Runs `op` (which queues one operation on `stream`) between two timestamps: the
-    /// simulated interval the cpu backend's timing model gave it, or two timing events.
-    pub(crate) fn around(
-        &self,
-        stream: &Stream,
-        kind: OpKind,
-        bytes: u64,
-        op: impl FnOnce() -> Result<()>,
-    ) -> Result<()> {
+    /// Opens a span for an operation about to be queued on `stream`: records a timing event
+    /// first, unless the device's time is simulated (the model gives the interval).
+    pub(crate) fn begin(&self, stream: &Stream, kind: OpKind, bytes: u64) -> Result<Span> {
         let device = stream.device();
         let key = (device.backend(), device.ordinal());
         if device
             .as_cpu()
             .is_some_and(|c| c.simulated_seconds().is_some())
         {
-            op()?;
-            let (start, end) = stream.last_simulated_interval().ok_or_else(|| {
-                Error::Backend("a simulated stream has no simulated interval".into())
-            })?;
-            self.push(key, stream.id(), kind, bytes, Stamp::Simulated(start, end));
-            return Ok(());
+            return Ok(Span {
+                key,
+                kind,
+                bytes,
+                start: None,
+            });
         }
-        let (start, end) = {
-            let mut state = self.lock();
-            let pool = state.pool.entry(key).or_default();
-            (pool.pop(), pool.pop())
-        };
-        let start = match start {
-            Some(e) => e,
-            None => device.event(true)?,
-        };
-        let end = match end {
+        let pooled = self.lock().pool.entry(key).or_default().pop();
+        let start = match pooled {
             Some(e) => e,
             None => device.event(true)?,
         };
         stream.record(&start)?;
-        op()?;
-        stream.record(&end)?;
-        self.push(key, stream.id(), kind, bytes, Stamp::Events(start, end));
+        Ok(Span {
+            key,
+            kind,
+            bytes,
+            start: Some(start),
+        })
+    }
+
+    /// Closes `span` after its operation was queued on `stream`: records the end event, or
+    /// takes the interval the timing model gave the operation.
+    pub(crate) fn end(&self, stream: &Stream, span: Span) -> Result<()> {
+        let stamp = match span.start {
+            None => {
+                let (start, end) = stream.last_simulated_interval().ok_or_else(|| {
+                    Error::Backend("a simulated stream has no simulated interval".into())
+                })?;
+                Stamp::Simulated(start, end)
+            }
+            Some(start) => {
+                let pooled = self.lock().pool.entry(span.key).or_default().pop();
+                let end = match pooled {
+                    Some(e) => e,
+                    None => stream.device().event(true)?,
+                };
+                stream.record(&end)?;
+                Stamp::Events(start, end)
+            }
+        };
+        self.push(span.key, stream.id(), span.kind, span.bytes, stamp);
         Ok(())
     }
 
