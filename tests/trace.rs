@@ -149,3 +149,37 @@ fn metrics_see_overlap_in_a_pipeline_and_none_in_a_serial_run() -> Result<()> {
     assert_eq!(piped.copies[0].bytes, (len * 4) as u64);
     Ok(())
 }
+
+#[test]
+fn two_simulated_devices_share_a_trace_and_show_their_balance() -> Result<()> {
+    use riptide::host::backend::cpu::CpuRuntime;
+    // Device 1 is modelled twice as slow; both do the same copy, so device 1 is busy twice
+    // as long and the balance (least busy / most busy) is one half.
+    let runtime = CpuRuntime::new(
+        CpuConfig {
+            timing: Some(TimingModel::H100_PCIE),
+            device_slowdown: vec![1.0, 2.0],
+            ..CpuConfig::checked()
+        },
+        2,
+    );
+    let tracer = Tracer::new();
+    let n = 1 << 20;
+    for device in runtime.devices() {
+        let dev = tracer.attach(&device)?;
+        let stream = dev.stream()?;
+        let host = dev.alloc_pinned::<f32>(n, "host")?;
+        let mut buf = dev.alloc::<f32>(n, "dev")?;
+        stream.copy_to_device(&host, &mut buf)?;
+        stream.synchronize()?;
+    }
+    let trace = tracer.take()?;
+    assert_eq!(trace.devices.len(), 2);
+    assert_eq!(trace.ops.len(), 2);
+    let m = metrics::metrics(&trace, None);
+    assert_eq!(m.devices.len(), 2);
+    assert!((m.devices[1].busy_us / m.devices[0].busy_us - 2.0).abs() < 1e-9);
+    // The ratio of two f64 durations built from the same terms: rounding only.
+    assert!((m.balance - 0.5).abs() < 1e-9, "balance {}", m.balance);
+    Ok(())
+}
