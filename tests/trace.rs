@@ -183,3 +183,43 @@ fn two_simulated_devices_share_a_trace_and_show_their_balance() -> Result<()> {
     assert!((m.balance - 0.5).abs() < 1e-9, "balance {}", m.balance);
     Ok(())
 }
+
+#[test]
+fn tracing_under_chaos_keeps_results_and_race_detector_quiet() -> Result<()> {
+    use riptide::host::backend::cpu::{Chaos, ChaosPolicy, CpuRuntime};
+    // The tracer records events but never waits on them, so it adds no happens-before edge
+    // that could hide a race, and it must not change what the pipeline computes.
+    let len = 20_011;
+    let data: Vec<f32> = (0..len).map(|i| (i % 97) as f32 * 0.25 - 12.0).collect();
+    let want: Vec<f32> = data.iter().map(|&x| x.mul_add(0.5, 0.25)).collect();
+    for seed in 0..4 {
+        let rt = CpuRuntime::new(
+            CpuConfig {
+                chaos: Some(Chaos {
+                    seed,
+                    policy: ChaosPolicy::Random,
+                }),
+                ..CpuConfig::checked()
+            },
+            1,
+        );
+        let tracer = Tracer::new();
+        let dev = tracer.attach(&rt.devices().remove(0))?;
+        let mut input = dev.alloc_pinned::<f32>(len, "input")?;
+        input.write()?.copy_from_slice(&data);
+        let mut output = dev.alloc_pinned::<f32>(len, "output")?;
+        let mut p = Pipeline::new(&dev, PipelineConfig::new(1000, 3, 2))?;
+        p.run(&kernel(), &input, Some(&mut output))?;
+        let got = output.read()?.to_vec();
+        // compute(k=1, a, b) is one fma per element on both sides: bit-exact.
+        let bad = got
+            .iter()
+            .zip(&want)
+            .filter(|(g, w)| g.to_bits() != w.to_bits())
+            .count();
+        assert_eq!(bad, 0, "seed {seed}: {bad} elements differ");
+        assert!(rt.hazards().is_empty(), "seed {seed}: {:?}", rt.hazards());
+        assert_eq!(count(&tracer.take()?, |k| *k == OpKind::H2d), 21);
+    }
+    Ok(())
+}
