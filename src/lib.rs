@@ -2,8 +2,9 @@
 //!
 //! This crate is the facade: it embeds the PTX that the build compiled from `gpu-kernels`,
 //! re-exports the orchestration library (`riptide-host`), and holds the command line's
-//! logic ([`cli`]).
+//! logic ([`cli`]) and the benchmarks' shared workloads and sweeps ([`mod@bench`]).
 
+pub mod bench;
 pub mod cli;
 
 pub use riptide_host as host;

@@ -27,8 +27,55 @@ enum Command {
     Run(RunArgs),
     /// Stream a .npy file (f32, u32, i32; C order) through an op chain into a new .npy file.
     Process(ProcessArgs),
+    /// Sweep the pipeline (streams × chunk size × depth), the kernels against the device
+    /// copy and tracing on against off; print tables, write JSON and SVG charts.
+    Bench(BenchArgs),
     /// List CUDA devices, or say which backend runs instead.
     Devices,
+}
+
+/// `--trace` and `--timeline`, shared by run, process and bench.
+#[derive(Debug, Default, clap::Args)]
+struct TraceArgs {
+    /// Write a Chrome trace JSON of the pipeline run (opens in https://ui.perfetto.dev).
+    #[arg(long, value_name = "FILE.json")]
+    trace: Option<std::path::PathBuf>,
+    /// Write a self-contained SVG timeline of the pipeline run.
+    #[arg(long, value_name = "FILE.svg")]
+    timeline: Option<std::path::PathBuf>,
+}
+
+impl TraceArgs {
+    fn outputs(&self) -> cli::trace_out::TraceOutputs {
+        cli::trace_out::TraceOutputs {
+            trace: self.trace.clone(),
+            timeline: self.timeline.clone(),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct BenchArgs {
+    /// Pipeline input size (default 512 MiB on a GPU, 8 MiB on the cpu backend).
+    #[arg(long, value_parser = cli::parse_size)]
+    size: Option<u64>,
+    /// Compute-stream counts to sweep, e.g. 1,2,3,4.
+    #[arg(long, value_delimiter = ',')]
+    streams: Option<Vec<usize>>,
+    /// Chunk sizes to sweep, e.g. 8MiB,16MiB,32MiB.
+    #[arg(long, value_delimiter = ',', value_parser = cli::parse_size)]
+    chunks: Option<Vec<u64>>,
+    /// Buffer depths to sweep, e.g. 2,3.
+    #[arg(long, value_delimiter = ',')]
+    depths: Option<Vec<usize>>,
+    /// Elements per kernel workload (default 64 Mi on a GPU, 256 Ki on the cpu backend).
+    #[arg(long)]
+    kernel_elems: Option<usize>,
+    /// Output directory for bench.json, pipeline.svg and kernels.svg.
+    #[arg(long, default_value = "bench-out")]
+    out: std::path::PathBuf,
+    #[command(flatten)]
+    trace: TraceArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -55,6 +102,8 @@ struct ProcessArgs {
     /// Device buffers per compute stream.
     #[arg(long, default_value_t = 2)]
     depth: usize,
+    #[command(flatten)]
+    trace: TraceArgs,
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -77,6 +126,8 @@ struct RunArgs {
     /// Devices to use: `all` (the default) or distinct ordinals such as 0,2.
     #[arg(long, env = "RIPTIDE_DEVICES")]
     devices: Option<String>,
+    #[command(flatten)]
+    trace: TraceArgs,
 }
 
 fn run_options(r: &RunArgs) -> riptide::host::Result<cli::run::RunOptions> {
@@ -100,6 +151,7 @@ fn run_options(r: &RunArgs) -> riptide::host::Result<cli::run::RunOptions> {
             )
         }),
         use_cache: !r.no_cache,
+        trace: r.trace.outputs(),
     })
 }
 
@@ -121,9 +173,22 @@ fn main() -> ExitCode {
                     )
                 }),
                 force: p.force,
+                trace: p.trace.outputs(),
             };
             cli::process::run(backend, &options)
         }),
+        Some(Command::Bench(b)) => {
+            let options = cli::bench::BenchOptions {
+                bytes: b.size,
+                streams: b.streams,
+                chunks: b.chunks,
+                depths: b.depths,
+                kernel_elems: b.kernel_elems,
+                out_dir: b.out,
+                trace: b.trace.outputs(),
+            };
+            cli::bench::run(backend, &options).map(drop)
+        }
         Some(Command::Run(r)) => run_options(&r).and_then(|o| cli::run::run(backend, &o)),
         None => {
             let from_env = RunArgs {

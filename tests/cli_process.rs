@@ -75,6 +75,7 @@ fn options(op: &str, input: &Path, output: &Path) -> ProcessOptions {
         output: output.to_owned(),
         config: None,
         force: false,
+        trace: Default::default(),
     }
 }
 
@@ -259,4 +260,46 @@ fn an_empty_array_gives_an_empty_result() {
     let output = dir.0.join("o.npy");
     run(BackendChoice::Cpu, &options("compute:k=2", &input, &output)).expect("process");
     assert!(npy_data(&output).is_empty());
+}
+
+#[test]
+fn trace_and_timeline_cover_the_pipeline_run() {
+    let dir = Dir::new("trace");
+    let x: Vec<u32> = (0..300_000u32).collect();
+    let input = dir.file(
+        "in.npy",
+        &npy_bytes("<u4", false, "(300000,)", &le(&x, u32::to_le_bytes)),
+    );
+    let output = dir.0.join("out.npy");
+    let mut o = options("scan", &input, &output);
+    // A fixed configuration (no tuning runs) of 4 chunks of 75 000 elements.
+    o.config = Some(riptide::host::pipeline::PipelineConfig::new(75_000, 2, 2));
+    o.trace = riptide::cli::trace_out::TraceOutputs {
+        trace: Some(dir.0.join("t.json")),
+        timeline: Some(dir.0.join("t.svg")),
+    };
+    run(BackendChoice::Cpu, &o).expect("process");
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.0.join("t.json")).unwrap()).unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    // One upload and one download of 75 000 u32 per chunk (the scan's total comes back too,
+    // as a small extra download).
+    let chunk_copies = |name: &str| {
+        events
+            .iter()
+            .filter(|e| e["ph"] == "X" && e["name"] == name && e["args"]["bytes"] == 300_000)
+            .count()
+    };
+    assert_eq!((chunk_copies("H2D"), chunk_copies("D2H")), (4, 4));
+    let svg = std::fs::read_to_string(dir.0.join("t.svg")).unwrap();
+    assert!(svg.matches(r#"class="op""#).count() >= 8);
+    // A bad trace path is refused before any output is written.
+    std::fs::remove_file(&output).unwrap();
+    o.trace.trace = Some(dir.0.join("missing-dir/t.json"));
+    let err = run(BackendChoice::Cpu, &o).expect_err("bad --trace");
+    assert!(
+        err.to_string().contains("directory does not exist"),
+        "{err}"
+    );
+    assert!(!output.exists());
 }

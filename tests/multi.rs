@@ -378,6 +378,7 @@ fn riptide_run_splits_across_the_selected_virtual_devices() -> Result<()> {
         config: Some(PipelineConfig::new(64 << 10, 2, 2)),
         use_cache: false,
         devices,
+        trace: Default::default(),
     };
     // Runs, verifies every element (an error otherwise) and prints the per-device table.
     run(

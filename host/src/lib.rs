@@ -8,6 +8,7 @@
 //! | [`pipeline`] | chunked multi-stream streaming of data larger than device memory |
 //! | [`graph`] | event dependency graphs: eager on a stream pool, captured or built as CUDA graphs, replayed and updated |
 //! | [`multi`] | work split and balanced across several devices |
+//! | [`trace`] | opt-in per-operation timing: Chrome trace JSON, SVG timelines, run metrics, NVTX ranges |
 //! | [`error`] | the one error type |
 //!
 //! Data flows one way: a planner builds work from these types, the backend runs it. Nothing
@@ -22,6 +23,7 @@ pub mod launch;
 pub mod measure;
 pub mod multi;
 pub mod pipeline;
+pub mod trace;
 
 pub use backend::{
     BackendChoice, BackendKind, Device, DeviceBuffer, DeviceInfo, DeviceRead, DeviceSlice,

@@ -1,11 +1,15 @@
 //! What the `riptide` binary does, one module per subcommand, kept in the library so tests
 //! can drive it without spawning processes.
 
+pub mod bench;
 pub mod devices;
 pub mod npy;
 pub mod process;
+pub mod progress;
 pub mod run;
 pub mod run_multi;
+pub mod summary;
+pub mod trace_out;
 
 use riptide_host::{Error, ErrorKind};
 

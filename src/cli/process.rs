@@ -175,6 +175,8 @@ pub struct ProcessOptions {
     pub config: Option<PipelineConfig>,
     /// Overwrite an existing output.
     pub force: bool,
+    /// Where to write the run's Chrome trace and SVG timeline.
+    pub trace: crate::cli::trace_out::TraceOutputs,
 }
 
 /// Runs `riptide process`.
@@ -194,6 +196,7 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
             "--input and --output are the same file".into(),
         ));
     }
+    o.trace.validate()?;
     let input = NpyInput::open(&o.input)?;
     let (devices, fallback) =
         backend::open_devices(choice, Some(&[0]), crate::PTX, &CpuConfig::default())?;
@@ -204,19 +207,27 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
     if let Some(reason) = fallback {
         eprintln!("no CUDA device ({reason}); running on the cpu backend");
     }
+    // Tuning runs on `dev`; the pipeline itself on `run_on`, traced when asked.
+    let tracing = o.trace.attach(&dev)?;
+    let run_on = tracing.as_ref().map_or(&dev, |(_, traced)| traced);
     let start = Instant::now();
     let (stats, summary) = match (&o.op, input.dtype) {
-        (Op::Map(steps), Dtype::F32) => {
-            stream_to_file(&dev, o, &input, &Elementwise(steps.clone()), &input.shape)?
-        }
+        (Op::Map(steps), Dtype::F32) => stream_to_file(
+            &dev,
+            run_on,
+            o,
+            &input,
+            &Elementwise(steps.clone()),
+            &input.shape,
+        )?,
         (Op::Scan(kind), Dtype::F32) => {
-            stream_to_file::<f32, _>(&dev, o, &input, &Scan { kind: *kind }, &input.shape)?
+            stream_to_file::<f32, _>(&dev, run_on, o, &input, &Scan { kind: *kind }, &input.shape)?
         }
         (Op::Scan(kind), Dtype::U32) => {
-            stream_to_file::<u32, _>(&dev, o, &input, &Scan { kind: *kind }, &input.shape)?
+            stream_to_file::<u32, _>(&dev, run_on, o, &input, &Scan { kind: *kind }, &input.shape)?
         }
         (Op::Scan(kind), Dtype::I32) => {
-            stream_to_file::<i32, _>(&dev, o, &input, &Scan { kind: *kind }, &input.shape)?
+            stream_to_file::<i32, _>(&dev, run_on, o, &input, &Scan { kind: *kind }, &input.shape)?
         }
         (Op::Stencil, Dtype::F32) => {
             let [_, cols] = input.shape[..] else {
@@ -226,25 +237,31 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
                     input.shape
                 )));
             };
-            stream_to_file(&dev, o, &input, &Stencil { cols }, &input.shape)?
+            stream_to_file(&dev, run_on, o, &input, &Stencil { cols }, &input.shape)?
         }
-        (Op::Sum, Dtype::F32) => reduce_to_file::<f32, _>(&dev, o, &input, &Sum, Dtype::F32)?,
-        (Op::Sum, Dtype::U32) => reduce_to_file::<u32, _>(&dev, o, &input, &Sum, Dtype::U64)?,
-        (Op::Sum, Dtype::I32) => reduce_to_file::<i32, _>(&dev, o, &input, &Sum, Dtype::I64)?,
+        (Op::Sum, Dtype::F32) => {
+            reduce_to_file::<f32, _>(&dev, run_on, o, &input, &Sum, Dtype::F32)?
+        }
+        (Op::Sum, Dtype::U32) => {
+            reduce_to_file::<u32, _>(&dev, run_on, o, &input, &Sum, Dtype::U64)?
+        }
+        (Op::Sum, Dtype::I32) => {
+            reduce_to_file::<i32, _>(&dev, run_on, o, &input, &Sum, Dtype::I64)?
+        }
         (Op::Extremum(max), Dtype::F32) => {
-            reduce_to_file::<f32, _>(&dev, o, &input, &Extremum { max: *max }, Dtype::F32)?
+            reduce_to_file::<f32, _>(&dev, run_on, o, &input, &Extremum { max: *max }, Dtype::F32)?
         }
         (Op::Extremum(max), Dtype::U32) => {
-            reduce_to_file::<u32, _>(&dev, o, &input, &Extremum { max: *max }, Dtype::U32)?
+            reduce_to_file::<u32, _>(&dev, run_on, o, &input, &Extremum { max: *max }, Dtype::U32)?
         }
         (Op::Extremum(max), Dtype::I32) => {
-            reduce_to_file::<i32, _>(&dev, o, &input, &Extremum { max: *max }, Dtype::I32)?
+            reduce_to_file::<i32, _>(&dev, run_on, o, &input, &Extremum { max: *max }, Dtype::I32)?
         }
         (Op::Histogram { bins, binning }, Dtype::U32) => {
-            histogram_to_file::<u32>(&dev, o, &input, *bins, *binning)?
+            histogram_to_file::<u32>(&dev, run_on, o, &input, *bins, *binning)?
         }
         (Op::Histogram { bins, binning }, Dtype::F32) => {
-            histogram_to_file::<f32>(&dev, o, &input, *bins, *binning)?
+            histogram_to_file::<f32>(&dev, run_on, o, &input, *bins, *binning)?
         }
         (op, dtype) => {
             return Err(Error::InvalidArgument(format!(
@@ -270,6 +287,16 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
         stats.config.depth,
         summary
     );
+    if let Some((tracer, _)) = &tracing {
+        let title = format!(
+            "riptide process {} on {}",
+            o.input.display(),
+            dev.info().name
+        );
+        let trace = tracer.take()?;
+        print!("{}", riptide_host::trace::metrics::metrics(&trace, None));
+        o.trace.write(&trace, &title)?;
+    }
     Ok(())
 }
 
@@ -298,6 +325,7 @@ fn config_for<T: Element, K: ChunkKernel<T>>(
 
 fn stream_to_file<T: Element, K: ChunkKernel<T>>(
     dev: &Device,
+    run_on: &Device,
     o: &ProcessOptions,
     input: &NpyInput,
     kernel: &K,
@@ -306,7 +334,7 @@ fn stream_to_file<T: Element, K: ChunkKernel<T>>(
     let data = input.data::<T>()?;
     let mut out = NpyOutput::create(&o.output, input.dtype, shape)?;
     let config = config_for(dev, o, kernel, input.len)?;
-    let mut pipeline = Pipeline::new(dev, config)?;
+    let mut pipeline = Pipeline::new(run_on, config)?;
     let bar = progress(input.len);
     let (_, stats) = {
         let dst = out.data_mut::<T>()?;
@@ -331,6 +359,7 @@ fn stream_to_file<T: Element, K: ChunkKernel<T>>(
 
 fn reduce_to_file<T: Element, K: ChunkKernel<T>>(
     dev: &Device,
+    run_on: &Device,
     o: &ProcessOptions,
     input: &NpyInput,
     kernel: &K,
@@ -342,7 +371,7 @@ where
     let data = input.data::<T>()?;
     let mut out = NpyOutput::create(&o.output, out_dtype, &[1])?;
     let config = config_for(dev, o, kernel, input.len)?;
-    let mut pipeline = Pipeline::new(dev, config)?;
+    let mut pipeline = Pipeline::new(run_on, config)?;
     let (value, stats) = pipeline.run_streaming(
         kernel,
         input.len,
@@ -366,6 +395,7 @@ where
 
 fn histogram_to_file<T: riptide_host::pipeline::workloads::HistogramElement>(
     dev: &Device,
+    run_on: &Device,
     o: &ProcessOptions,
     input: &NpyInput,
     bins: usize,
@@ -375,7 +405,7 @@ fn histogram_to_file<T: riptide_host::pipeline::workloads::HistogramElement>(
     let data = input.data::<T>()?;
     let mut out = NpyOutput::create(&o.output, Dtype::U32, &[bins])?;
     let config = config_for::<T, _>(dev, o, &kernel, input.len)?;
-    let mut pipeline = Pipeline::new(dev, config)?;
+    let mut pipeline = Pipeline::new(run_on, config)?;
     let (counts, stats) = pipeline.run_streaming(
         &kernel,
         input.len,

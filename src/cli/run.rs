@@ -3,6 +3,7 @@
 //! against the CPU reference, and print time, throughput, speedup and the share of the copy
 //! ceiling measured in the same run.
 
+use crate::cli::summary;
 use rayon::prelude::*;
 use riptide_host::kernels::MapChain;
 use riptide_host::measure::copy_ceilings;
@@ -23,6 +24,8 @@ pub struct RunOptions {
     /// Devices to run on (all by default); with more than one, the job also runs split
     /// across them.
     pub devices: riptide_host::multi::DeviceList,
+    /// Where to write the traced run's Chrome trace and SVG timeline.
+    pub trace: crate::cli::trace_out::TraceOutputs,
 }
 
 const CHAIN: MapChain = MapChain {
@@ -42,6 +45,7 @@ fn workload() -> Elementwise {
 /// Runs the main job and prints its table; fails if any output element is wrong.
 pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
     let cpu = super::run_multi::cpu_config(&options.devices)?;
+    options.trace.validate()?;
     let (devices, fallback) =
         backend::open_devices(choice, options.devices.ordinals(), crate::PTX, &cpu)?;
     let dev = devices
@@ -70,6 +74,8 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
         .enumerate()
         .for_each(|(i, v)| *v = generate(i));
     let mut output = dev.alloc_pinned::<f32>(n, "run output")?;
+    let bar = crate::cli::progress::steps(5);
+    bar.set_message("measuring the host link");
     let ceil = copy_ceilings(
         &dev,
         (bytes.min(256 * MIB)) as usize,
@@ -77,6 +83,8 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
     )?;
 
     let kernel = workload();
+    bar.inc(1);
+    bar.set_message("serial run");
     let serial = run_once(
         &dev,
         PipelineConfig::serial(((32 * MIB).min(bytes) / 4) as usize),
@@ -85,6 +93,8 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
         &mut output,
     )?;
     let serial_bad = verify(&input.read()?, &output.read()?, gpu);
+    bar.inc(1);
+    bar.set_message("tuning");
     let (config, tuned_note) = match options.config {
         Some(c) => (c, "given".to_owned()),
         None => {
@@ -105,9 +115,24 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
         }
     };
     output.write()?.fill(f32::NAN);
+    bar.inc(1);
+    bar.set_message("pipelined run");
     let tuned = run_once(&dev, config, &kernel, &input, &mut output)?;
     let tuned_bad = verify(&input.read()?, &output.read()?, gpu);
+    output.write()?.fill(f32::NAN);
+    bar.inc(1);
+    bar.set_message("traced run");
+    let traced = summary::traced_run(
+        &dev,
+        config,
+        &kernel,
+        &input,
+        Some(&mut output),
+        Some(&ceil),
+    )?;
+    let traced_bad = verify(&input.read()?, &output.read()?, gpu);
 
+    bar.finish_and_clear();
     let b = bytes as f64;
     let ceiling_ms = (b / ceil.duplex_h2d).max(b / ceil.duplex_d2h) * 1e3;
     println!(
@@ -175,10 +200,17 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
         );
         super::run_multi::print(&stats, b);
     }
-    if serial_bad + tuned_bad + multi_bad > 0 {
+    summary::print(&traced, &tuned);
+    let title = format!(
+        "riptide run on {}: {} MiB pipelined",
+        dev.info().name,
+        bytes / MIB
+    );
+    options.trace.write(&traced.trace, &title)?;
+    if serial_bad + tuned_bad + multi_bad + traced_bad > 0 {
         return Err(Error::Backend(format!(
             "{} output elements differ from the CPU reference",
-            serial_bad + tuned_bad + multi_bad
+            serial_bad + tuned_bad + multi_bad + traced_bad
         )));
     }
     Ok(())

@@ -42,6 +42,8 @@ use memory::{DeviceMem, DeviceMemory, HostMemory, HostOwner, next_allocation_id}
 #[derive(Debug, Clone)]
 pub struct Device {
     pub(crate) inner: DeviceImpl,
+    /// Times every operation on this handle's streams when set ([`crate::trace::Tracer::attach`]).
+    pub(crate) tracer: Option<crate::trace::Tracer>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +58,7 @@ impl Device {
         let device = cuda::CudaDevice::open(ordinal, ptx, gpu_kernels::entries::ALL)?;
         Ok(Device {
             inner: DeviceImpl::Cuda(Arc::new(device)),
+            tracer: None,
         })
     }
 

@@ -16,6 +16,7 @@ use crate::backend::{Device, DeviceImpl, DeviceRead, DeviceWrite, HostRead, Host
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::launch::KernelLaunch;
+use crate::trace::{OpKind, Span};
 
 static NEXT_STREAM_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -104,7 +105,8 @@ impl Stream {
         if src.bytes == 0 {
             return Ok(());
         }
-        match &self.inner {
+        let span = self.trace_begin(|| (OpKind::H2d, src.bytes))?;
+        let queued = match &self.inner {
             StreamImpl::Cuda(s) => {
                 s.copy_h2d(&src, &dst)?;
                 if fence {
@@ -117,7 +119,8 @@ impl Stream {
                 r.push(Op::ToDevice { src, dst });
                 Ok(())
             }
-        }
+        };
+        self.trace_end(span, queued)
     }
 
     /// Queues a copy of `src` (device) into `dst` (host); lengths must match.
@@ -142,7 +145,8 @@ impl Stream {
         if src.bytes == 0 {
             return Ok(());
         }
-        match &self.inner {
+        let span = self.trace_begin(|| (OpKind::D2h, src.bytes))?;
+        let queued = match &self.inner {
             StreamImpl::Cuda(s) => {
                 s.copy_d2h(&src, &dst)?;
                 if fence {
@@ -155,7 +159,8 @@ impl Stream {
                 r.push(Op::ToHost { src, dst });
                 Ok(())
             }
-        }
+        };
+        self.trace_end(span, queued)
     }
 
     /// Queues a device-to-device copy; `src` may live on another device of the same backend
@@ -187,14 +192,16 @@ impl Stream {
         if src.bytes == 0 {
             return Ok(());
         }
-        match &self.inner {
+        let span = self.trace_begin(|| (OpKind::D2d, src.bytes))?;
+        let queued = match &self.inner {
             StreamImpl::Cuda(s) => s.copy_d2d(&src, &dst),
             StreamImpl::Cpu(s) => s.copy_d2d(src, dst),
             StreamImpl::Recording(r) => {
                 r.push(Op::OnDevice { src, dst });
                 Ok(())
             }
-        }
+        };
+        self.trace_end(span, queued)
     }
 
     /// Queues setting every byte of `dst` to zero.
@@ -208,14 +215,16 @@ impl Stream {
         if dst.bytes == 0 {
             return Ok(());
         }
-        match &self.inner {
+        let span = self.trace_begin(|| (OpKind::Memset, dst.bytes))?;
+        let queued = match &self.inner {
             StreamImpl::Cuda(s) => s.memset(&dst, 0),
             StreamImpl::Cpu(s) => s.memset(dst, 0),
             StreamImpl::Recording(r) => {
                 r.push(Op::Zero { dst });
                 Ok(())
             }
-        }
+        };
+        self.trace_end(span, queued)
     }
 
     /// Queues a kernel launch built by a typed launcher.
@@ -226,7 +235,11 @@ impl Stream {
         for b in launch.buffers() {
             self.check_device(launch.kernel.name(), &b.range)?;
         }
-        match (&self.inner, &self.device.inner) {
+        let span = self.trace_begin(|| {
+            let bytes = launch.buffers().map(|b| b.range.bytes).sum();
+            (OpKind::Kernel(launch.kernel.name().to_owned()), bytes)
+        })?;
+        let queued = match (&self.inner, &self.device.inner) {
             (StreamImpl::Cuda(s), DeviceImpl::Cuda(d)) => s.launch(d, launch),
             (StreamImpl::Cpu(s), _) => s.launch(launch.clone()),
             (StreamImpl::Recording(r), _) => {
@@ -234,7 +247,8 @@ impl Stream {
                 Ok(())
             }
             _ => unreachable!("a stream's backend is its device's backend"),
-        }
+        };
+        self.trace_end(span, queued)
     }
 
     /// Marks the current end of the stream in `event`.
@@ -265,13 +279,15 @@ impl Stream {
     /// Queues `f` to run on a host thread once earlier work on the stream completes. `f` must
     /// not queue device work or block on it.
     pub fn host_fn(&self, f: impl FnOnce() + Send + 'static) -> Result<()> {
-        match &self.inner {
+        let span = self.trace_begin(|| (OpKind::HostFn, 0))?;
+        let queued = match &self.inner {
             StreamImpl::Cuda(s) => s.host_fn(Box::new(f)),
             StreamImpl::Cpu(s) => s.host_fn(Box::new(f)),
             StreamImpl::Recording(_) => Err(in_recording(
                 "a run-once host callback (add a repeatable one with Dag::host_fn)",
             )),
-        }
+        };
+        self.trace_end(span, queued)
     }
 
     /// Copies `src` to a new host vector: queues the copy through a pinned staging buffer
@@ -300,6 +316,37 @@ impl Stream {
         match &self.inner {
             StreamImpl::Cuda(s) => Some(s),
             StreamImpl::Cpu(_) | StreamImpl::Recording(_) => None,
+        }
+    }
+
+    /// Opens a timed span for the operation `describe` names when a tracer is attached (one
+    /// branch otherwise); [`Stream::trace_end`] closes it once the operation is queued.
+    fn trace_begin(&self, describe: impl FnOnce() -> (OpKind, usize)) -> Result<Option<Span>> {
+        if let StreamImpl::Recording(_) = self.inner {
+            return Ok(None);
+        }
+        match &self.device.tracer {
+            None => Ok(None),
+            Some(tracer) => {
+                let (kind, bytes) = describe();
+                tracer.begin(self, kind, bytes as u64).map(Some)
+            }
+        }
+    }
+
+    fn trace_end(&self, span: Option<Span>, queued: Result<()>) -> Result<()> {
+        match (span, &self.device.tracer, queued) {
+            (Some(span), Some(tracer), Ok(())) => tracer.end(self, span),
+            (_, _, queued) => queued,
+        }
+    }
+
+    /// Simulated start and end (seconds) of the last operation queued here, on the cpu
+    /// backend with a timing model.
+    pub(crate) fn last_simulated_interval(&self) -> Option<(f64, f64)> {
+        match &self.inner {
+            StreamImpl::Cpu(s) => s.last_simulated_interval(),
+            StreamImpl::Cuda(_) | StreamImpl::Recording(_) => None,
         }
     }
 

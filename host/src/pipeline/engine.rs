@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::pipeline::PipelineConfig;
 use crate::pipeline::kernel::{ChunkContext, ChunkKernel, ChunkOutput};
 use crate::pipeline::plan::{self, Chunk};
+use crate::trace::nvtx_range;
 
 /// What a run did and how long it took.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,6 +177,7 @@ impl<'p, T: Element, K: ChunkKernel<T>> Run<'p, T, K> {
     /// Plans the chunks, checks they fit in device memory, allocates slots and events and
     /// lets the kernel prepare its state.
     pub(crate) fn prepare(pipeline: &'p Pipeline, kernel: &K, len: usize) -> Result<Self> {
+        let _nvtx = nvtx_range("pipeline prepare");
         let config = pipeline.config;
         let chunks = plan::chunks(len, config.chunk_elems, kernel.granule(), kernel.halo())?;
         let max_chunk = chunks.iter().map(Chunk::len).max().unwrap_or(0);
@@ -266,6 +268,7 @@ impl<'p, T: Element, K: ChunkKernel<T>> Run<'p, T, K> {
         chunk: &Chunk,
         copy: impl FnOnce(&Stream, crate::backend::DeviceSliceMut<'_, T>) -> Result<()>,
     ) -> Result<()> {
+        let _nvtx = nvtx_range("pipeline upload");
         let up = self.streams().up();
         let i = self.slot_of(chunk);
         let slot = &mut self.slots[i];
@@ -279,6 +282,7 @@ impl<'p, T: Element, K: ChunkKernel<T>> Run<'p, T, K> {
     /// Queues the chunk's kernels on its compute stream after its upload (and, for an
     /// ordered kernel, after the previous chunk's kernels).
     pub(crate) fn compute(&mut self, kernel: &K, chunk: &Chunk) -> Result<()> {
+        let _nvtx = nvtx_range("pipeline compute");
         let lane = self.lane_of(chunk);
         let stream = self.streams().lane(lane);
         let i = self.slot_of(chunk);
@@ -315,6 +319,7 @@ impl<'p, T: Element, K: ChunkKernel<T>> Run<'p, T, K> {
         chunk: &Chunk,
         copy: impl FnOnce(&Stream, crate::backend::DeviceSlice<'_, T>) -> Result<()>,
     ) -> Result<()> {
+        let _nvtx = nvtx_range("pipeline download");
         let down = self.streams().down();
         let i = self.slot_of(chunk);
         let slot = &self.slots[i];
@@ -351,6 +356,7 @@ impl<'p, T: Element, K: ChunkKernel<T>> Run<'p, T, K> {
 
     /// Waits for everything, collects the kernel's result and the run's statistics.
     pub(crate) fn finish(self, kernel: &K, start: Instant) -> Result<(K::Output, RunStats)> {
+        let _nvtx = nvtx_range("pipeline finish");
         let s = self.streams();
         let down = s.down();
         // The end mark follows every slot's last use and every compute stream.

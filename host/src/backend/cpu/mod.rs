@@ -119,6 +119,7 @@ impl CpuRuntime {
         let devices = (0..devices)
             .map(|ordinal| Device {
                 inner: DeviceImpl::Cpu(Arc::new(CpuDevice::new(Arc::clone(&runtime), ordinal))),
+                tracer: None,
             })
             .collect();
         CpuRuntime { runtime, devices }
@@ -441,6 +442,11 @@ impl CpuStream {
 
     pub(crate) fn synchronize(&self) -> Result<()> {
         self.runtime.sync_stream(self.slot)
+    }
+
+    /// Simulated start and end (seconds) of the last operation queued on this stream.
+    pub(crate) fn last_simulated_interval(&self) -> Option<(f64, f64)> {
+        self.runtime.last_simulated_interval(self.slot)
     }
 }
 

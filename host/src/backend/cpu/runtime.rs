@@ -170,6 +170,14 @@ impl Runtime {
         Ok(done)
     }
 
+    /// Simulated start and end of the last operation queued on stream `slot`, when timing
+    /// is modelled.
+    pub(crate) fn last_simulated_interval(&self, slot: usize) -> Option<(f64, f64)> {
+        let s = self.lock();
+        let sim = s.streams[slot].sim;
+        s.sim.as_ref().map(|c| c.last_interval(sim))
+    }
+
     /// Runs every queued operation on the calling thread (chaos mode), choosing the next by
     /// the configured policy among streams whose next operation may start.
     pub(crate) fn flush(&self) -> Result<()> {

@@ -99,6 +99,8 @@ pub(crate) struct SimClock {
     models: Vec<TimingModel>,
     engines: Vec<[f64; 3]>,
     streams: Vec<f64>,
+    /// Start and end of each stream's last simulated operation.
+    last: Vec<(f64, f64)>,
     pub(crate) host: f64,
 }
 
@@ -109,12 +111,14 @@ impl SimClock {
             models,
             engines,
             streams: Vec::new(),
+            last: Vec::new(),
             host: 0.0,
         }
     }
 
     pub(crate) fn add_stream(&mut self) -> usize {
         self.streams.push(self.host);
+        self.last.push((self.host, self.host));
         self.streams.len() - 1
     }
 
@@ -181,6 +185,7 @@ impl SimClock {
             self.engines[device][i] = end;
         }
         self.streams[stream] = end;
+        self.last[stream] = (start, end);
         end
     }
 
@@ -192,6 +197,11 @@ impl SimClock {
     /// The time a stream's queued work ends.
     pub(crate) fn stream_time(&self, stream: usize) -> f64 {
         self.streams[stream]
+    }
+
+    /// Start and end of the last operation simulated on `stream`.
+    pub(crate) fn last_interval(&self, stream: usize) -> (f64, f64) {
+        self.last[stream]
     }
 
     /// The host waits until `time`.
