@@ -8,15 +8,19 @@
 //!
 //! On a GPU the sizes are 64 Mi elements and 512 MiB; without one the same benches run on
 //! the cpu backend at small sizes (the cpu backend's "device time" is its worker threads'
-//! wall time), so the harness itself is exercised anywhere. Graph workloads join here as a
-//! `graph/...` group once the graph executor exists.
+//! wall time), so the harness itself is exercised anywhere.
+//! - `graph/host-time/<workload>/<eager|replay>`: host wall time of one run of a DAG of small
+//!   kernels (a 1,000-kernel chain, 8 branches × 125), queued eagerly on a stream pool or
+//!   replayed as a captured graph, the stream synchronized at the end of each run.
 
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use riptide::bench::graphs::GraphWorkload;
 use riptide::bench::sweep::pipeline_workload;
 use riptide::bench::workloads::{KernelBuffers, KernelWorkload};
 use riptide::host::backend::cpu::CpuConfig;
+use riptide::host::graph::{EagerRunner, Graph};
 use riptide::host::pipeline::{Pipeline, PipelineConfig};
 use riptide::host::{BackendKind, Device, Result};
 
@@ -103,5 +107,38 @@ fn pipeline(c: &mut Criterion) {
     run().expect("pipeline benches set up");
 }
 
-criterion_group!(benches, kernels, pipeline);
+fn graphs(c: &mut Criterion) {
+    let dev = device();
+    let nodes = if dev.backend() == BackendKind::Cuda {
+        1000
+    } else {
+        100
+    };
+    let mut run = || -> Result<()> {
+        let stream = dev.stream()?;
+        let mut group = c.benchmark_group(format!("graph/host-time/{}", dev.info().name));
+        for branches in [1, 8] {
+            let w = GraphWorkload::new(&dev, nodes, branches)?;
+            let eager = EagerRunner::new(w.dag.clone(), &dev, 8)?;
+            let graph = Graph::capture(w.dag.clone(), &dev, 8)?;
+            group.bench_function(BenchmarkId::new(&w.name, "eager"), |b| {
+                b.iter(|| {
+                    eager.run(&stream).expect("eager run");
+                    stream.synchronize().expect("sync")
+                })
+            });
+            group.bench_function(BenchmarkId::new(&w.name, "replay"), |b| {
+                b.iter(|| {
+                    graph.launch(&stream).expect("replay");
+                    stream.synchronize().expect("sync")
+                })
+            });
+        }
+        group.finish();
+        Ok(())
+    };
+    run().expect("graph benches set up");
+}
+
+criterion_group!(benches, kernels, pipeline, graphs);
 criterion_main!(benches);

@@ -6,71 +6,12 @@
 
 use std::time::Instant;
 
-use riptide::host::graph::{Dag, EagerRunner, Graph, NodeId, record_launch};
+use riptide::bench::graphs::{GraphWorkload, wall_ms_per_call};
+use riptide::host::graph::{EagerRunner, Graph, record_launch};
 use riptide::host::kernels;
-use riptide::host::{Device, DeviceBuffer, Result, Stream};
+use riptide::host::{Device, Result};
 
-const LEN: usize = 256;
 const NODES: usize = 1000;
-
-struct Workload {
-    name: &'static str,
-    dag: Dag,
-    first_kernel: NodeId,
-    x: DeviceBuffer<f32>,
-    outs: Vec<DeviceBuffer<f32>>,
-    depth: usize,
-}
-
-fn workload(dev: &Device, name: &'static str, branches: usize) -> Result<Workload> {
-    let s = dev.stream()?;
-    let mut x = dev.alloc::<f32>(LEN, "x")?;
-    s.upload(&vec![1.0; LEN], &mut x)?;
-    let depth = NODES / branches;
-    let mut outs: Vec<DeviceBuffer<f32>> = (0..branches)
-        .map(|i| dev.alloc::<f32>(LEN, &format!("y{i}")))
-        .collect::<Result<_>>()?;
-    let mut dag = Dag::new();
-    let mut first_kernel = None;
-    for y in outs.iter_mut() {
-        s.fill_zero(&mut *y)?;
-        let mut prev = Vec::new();
-        for _ in 0..depth {
-            let id = dag.record_one(dev, &prev, |s| kernels::axpby(s, 1.0, &x, 1.0, &mut *y))?;
-            first_kernel.get_or_insert(id);
-            prev = vec![id];
-        }
-    }
-    s.synchronize()?;
-    Ok(Workload {
-        name,
-        dag,
-        first_kernel: first_kernel.expect("at least one kernel"),
-        x,
-        outs,
-        depth,
-    })
-}
-
-/// Microseconds per call of `f`, run `reps` times after `warm` unmeasured calls, with the
-/// stream synchronized before the clock stops.
-fn per_call_us(
-    s: &Stream,
-    warm: usize,
-    reps: usize,
-    mut f: impl FnMut() -> Result<()>,
-) -> Result<f64> {
-    for _ in 0..warm {
-        f()?;
-    }
-    s.synchronize()?;
-    let t = Instant::now();
-    for _ in 0..reps {
-        f()?;
-    }
-    s.synchronize()?;
-    Ok(t.elapsed().as_secs_f64() * 1e6 / reps as f64)
-}
 
 fn main() -> Result<()> {
     let dev = match Device::cuda(0, riptide::PTX) {
@@ -90,15 +31,16 @@ fn main() -> Result<()> {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let s = dev.stream()?;
-    for (name, branches) in [("chain 1000", 1), ("wide 8x125", 8)] {
-        let mut w = workload(&dev, name, branches)?;
+    for branches in [1, 8] {
+        let mut w = GraphWorkload::new(&dev, NODES, branches)?;
+        let name = w.name.clone();
         let n = w.dag.len() as f64;
         let eager = EagerRunner::new(w.dag.clone(), &dev, 8)?;
         let captured = Graph::capture(w.dag.clone(), &dev, 8)?;
         let mut built = Graph::build(w.dag.clone(), &dev)?;
-        let eager_us = per_call_us(&s, 3, 20, || eager.run(&s))? / n;
-        let captured_us = per_call_us(&s, 3, 50, || captured.launch(&s))? / n;
-        let built_us = per_call_us(&s, 3, 50, || built.launch(&s))? / n;
+        let eager_us = 1e3 * wall_ms_per_call(&s, 3, 20, || eager.run(&s))? / n;
+        let captured_us = 1e3 * wall_ms_per_call(&s, 3, 50, || captured.launch(&s))? / n;
+        let built_us = 1e3 * wall_ms_per_call(&s, 3, 50, || built.launch(&s))? / n;
 
         // One kernel node re-pointed (same values, so later checks still hold).
         let (x, y0) = (&w.x, &mut w.outs[0]);
@@ -122,14 +64,8 @@ fn main() -> Result<()> {
         }
         let instantiate_us = t.elapsed().as_secs_f64() * 1e6 / builds as f64;
 
-        // Every y has been through 3+20 eager runs and 2×(3+50) replays of `depth` adds.
-        let runs = (3 + 20 + 2 * (3 + 50)) as f32;
-        let want = runs * w.depth as f32;
-        for y in &w.outs {
-            let got = s.download(y)?;
-            let bad = got.iter().filter(|v| **v != want).count();
-            assert_eq!(bad, 0, "{}: {bad} wrong elements (want {want})", w.name);
-        }
+        // Every y has been through 3+20 eager runs and 2×(3+50) replays.
+        w.verify(&s, 3 + 20 + 2 * (3 + 50))?;
         println!(
             "| {name} | {} | {eager_us:.2} | {captured_us:.2} | {built_us:.2} | {:.0}% less | {set_us:.2} | {update_us:.0} | {instantiate_us:.0} | {:.0}× |",
             w.dag.len(),

@@ -81,7 +81,16 @@ fn report_has_every_sweep_point_and_parses_back() {
     assert_eq!(report.kernels[0].percent_of_copy, 100.0);
     let t = &report.tracing_overhead;
     assert!(t.untraced_wall_ms > 0.0 && t.traced_wall_ms > 0.0);
-    assert!(report.graph_vs_eager.is_none());
+    let graphs = report
+        .graph_vs_eager
+        .as_ref()
+        .expect("riptide bench compares graph replay with eager launches");
+    assert_eq!(graphs.len(), 2, "a chain and a wide DAG");
+    assert!(
+        graphs
+            .iter()
+            .all(|g| g.nodes > 0 && g.eager_ms > 0.0 && g.graph_ms > 0.0)
+    );
     // Charts: one polyline per streams × depth series, one bar per kernel.
     let chart = std::fs::read_to_string(dir.0.join("out/pipeline.svg")).unwrap();
     assert_eq!(chart.matches(r#"class="series""#).count(), 4);

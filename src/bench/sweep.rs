@@ -192,17 +192,17 @@ pub struct TracingOverhead {
     pub device_overhead_percent: f64,
 }
 
-/// Eager streams against a captured graph for one workload. Measured by the graph executor;
-/// `riptide bench` fills [`BenchReport::graph_vs_eager`] through a [`GraphSweep`].
+/// Eager streams against a captured graph for one workload; `riptide bench` fills
+/// [`BenchReport::graph_vs_eager`] through a [`GraphSweep`] (`super::graphs::sweep`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GraphVsEager {
     /// Workload name.
     pub workload: String,
     /// Nodes (operations) per replay.
     pub nodes: usize,
-    /// Device time of the eager run, ms.
+    /// Host wall time of one eager run (device synchronized), ms.
     pub eager_ms: f64,
-    /// Device time of the graph replay, ms.
+    /// Host wall time of one graph replay (device synchronized), ms.
     pub graph_ms: f64,
 }
 

@@ -70,6 +70,7 @@ impl EagerRunner {
     /// Queues every node behind `stream`'s current work; `stream` then waits for all of them.
     pub fn run(&self, stream: &Stream) -> Result<()> {
         super::check_stream(&self.devices[0], stream)?;
+        let _range = crate::trace::nvtx_range("graph eager run");
         let mut lanes = vec![stream];
         lanes.extend(self.pool.iter());
         let mut issuer = StreamIssuer {

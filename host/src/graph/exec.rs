@@ -108,6 +108,7 @@ impl Graph {
     /// to the graph's pinned buffers then waits for this run.
     pub fn launch(&self, stream: &Stream) -> Result<()> {
         super::check_stream(&self.device, stream)?;
+        let _range = crate::trace::nvtx_range("graph launch");
         match &self.backend {
             Backend::Cpu(runner) => runner.run(stream),
             Backend::Cuda(g) => {
