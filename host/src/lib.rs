@@ -5,6 +5,7 @@
 //! | [`backend`] | devices, streams, events, buffers: the interface every layer above is written against, with a CUDA and an emulated CPU implementation |
 //! | [`launch`] | a kernel launch described once for every backend |
 //! | [`kernels`] | one typed launcher per built-in kernel |
+//! | [`module`], [`typed`] | user kernel modules built with `riptide-build`, and their typed launchers |
 //! | [`pipeline`] | chunked multi-stream streaming of data larger than device memory |
 //! | [`error`] | the one error type |
 //!
@@ -17,7 +18,9 @@ pub mod error;
 pub mod kernels;
 pub mod launch;
 pub mod measure;
+pub mod module;
 pub mod pipeline;
+pub mod typed;
 
 pub use backend::{
     BackendChoice, BackendKind, Device, DeviceBuffer, DeviceInfo, DeviceRead, DeviceSlice,

@@ -177,6 +177,9 @@ impl Stream {
         for b in launch.buffers() {
             self.check_device(launch.kernel.name(), &b.range)?;
         }
+        if let crate::launch::KernelRef::User(entry) = &launch.kernel {
+            entry.check_device(&self.device)?;
+        }
         match (&self.inner, &self.device.inner) {
             (StreamImpl::Cuda(s), DeviceImpl::Cuda(d)) => s.launch(d, launch),
             (StreamImpl::Cpu(s), _) => s.launch(launch.clone()),

@@ -16,7 +16,7 @@ use cudarc::driver::{CudaContext, CudaEvent, CudaStream, sys};
 use crate::backend::info::{BackendKind, DeviceInfo};
 use crate::backend::memory::{DevRange, HostRange};
 use crate::error::{Error, Result};
-use crate::launch::{KernelArg, KernelLaunch, LaunchLimits};
+use crate::launch::{KernelArg, KernelLaunch, KernelRef, LaunchLimits, MAX_SCALAR_BYTES};
 
 /// Number of CUDA devices, or why there are none.
 pub(crate) fn device_count() -> std::result::Result<usize, String> {
@@ -320,12 +320,15 @@ impl CudaStreamHandle {
     }
 
     pub(crate) fn launch(&self, device: &CudaDevice, launch: &KernelLaunch) -> Result<()> {
-        let func = device.function(launch.kernel.name())?;
+        let func = match &launch.kernel {
+            KernelRef::Builtin(name) => device.function(name)?,
+            KernelRef::User(entry) => entry.cuda_function()?,
+        };
         // Parameter values live in `values`; `params` points into it. Reserve first so the
         // pointers stay valid.
-        let mut values: Vec<[u8; 16]> = Vec::with_capacity(launch.args.len());
+        let mut values: Vec<[u8; MAX_SCALAR_BYTES]> = Vec::with_capacity(launch.args.len());
         for arg in &launch.args {
-            let mut slot = [0u8; 16];
+            let mut slot = [0u8; MAX_SCALAR_BYTES];
             match arg {
                 KernelArg::Buffer(b) => {
                     let DeviceMemCuda(ptr) = cuda_mem(&b.range)?;
@@ -341,10 +344,12 @@ impl CudaStreamHandle {
             .map(|v| v.as_mut_ptr().cast::<c_void>())
             .collect();
         let c = launch.config;
-        // SAFETY: `func` is an entry of the device's loaded module; the typed launcher that
-        // built `launch` matched its arguments to the entry's parameters in order and size
-        // (checked against the PTX by the launcher tests) and checked every length the
-        // kernel's safety contract names; device ranges outlive the kernel (freed after idle).
+        // SAFETY: `func` is an entry of a module loaded in this device's context (a user
+        // module's device was checked by `Stream::launch`); the typed launcher that built
+        // `launch` matched its arguments to the entry's parameters in order and size (checked
+        // against the PTX by the launcher tests for built-in kernels, when the kernel was
+        // bound for user kernels) and checked every length the kernel's safety contract
+        // names; device ranges outlive the kernel (freed after idle).
         unsafe {
             raw::launch(
                 self.ctx(),
