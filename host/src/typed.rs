@@ -250,10 +250,24 @@ pub fn check_signature(kernel: &str, declared: &[ParamSpec], entry: &EntryInfo) 
 }
 
 /// A user kernel bound to a loaded module: its parameters were checked against the PTX.
-#[derive(Debug, Clone)]
 pub struct TypedKernel<K: UserKernel> {
     entry: UserEntry,
     _kernel: PhantomData<fn() -> K>,
+}
+
+impl<K: UserKernel> Clone for TypedKernel<K> {
+    fn clone(&self) -> Self {
+        TypedKernel {
+            entry: self.entry.clone(),
+            _kernel: PhantomData,
+        }
+    }
+}
+
+impl<K: UserKernel> std::fmt::Debug for TypedKernel<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("TypedKernel").field(&self.entry).finish()
+    }
 }
 
 impl LoadedModule {
