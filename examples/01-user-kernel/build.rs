@@ -22,4 +22,3 @@ fn main() {
         println!("cargo:warning=PTX only, no sm_90 cubin: {why}");
     }
 }
-

@@ -54,7 +54,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         limit: 2.0,
         reserved: 0.0,
     };
-    let data: Vec<f32> = (0..n).map(|i| ((i * 7919) % 2001) as f32 / 1000.0 - 1.0).collect();
+    let data: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919) % 2001) as f32 / 1000.0 - 1.0)
+        .collect();
     let config = PipelineConfig::new(n.div_ceil(8), 2, 2);
     let (result, stats) = soft_clip(device, params, &data, config)?;
 
@@ -67,7 +69,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     for (i, (&x, &y)) in data.iter().zip(&result).enumerate() {
         let v = x as f64 * params.scale as f64 + params.shift as f64;
         let expected = params.limit as f64 * v / (params.limit as f64 + v.abs());
-        let tol = 2.0 * eps * ((x as f64 * params.scale as f64).abs() + (params.shift as f64).abs() + 2.0 * params.limit as f64);
+        let tol = 2.0
+            * eps
+            * ((x as f64 * params.scale as f64).abs()
+                + (params.shift as f64).abs()
+                + 2.0 * params.limit as f64);
         if (y as f64 - expected).abs() > tol {
             bad.push((i, x, y, expected));
         }

@@ -47,8 +47,14 @@ pub unsafe extern "ptx-kernel" fn example_soft_clip_f32(
 ) {
     use core::arch::nvptx::{_block_dim_x, _block_idx_x, _grid_dim_x, _thread_idx_x};
     // SAFETY: reading the thread's indices has no preconditions.
-    let (tid, bid, bdim, gdim) =
-        unsafe { (_thread_idx_x(), _block_idx_x(), _block_dim_x(), _grid_dim_x()) };
+    let (tid, bid, bdim, gdim) = unsafe {
+        (
+            _thread_idx_x(),
+            _block_idx_x(),
+            _block_dim_x(),
+            _grid_dim_x(),
+        )
+    };
     let mut i = bid as u64 * bdim as u64 + tid as u64;
     let stride = gdim as u64 * bdim as u64;
     while i < n {
