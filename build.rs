@@ -13,7 +13,9 @@ fn main() {
     kernels.emit_rerun_if_changed();
     let result = kernels.build().and_then(|built| {
         built.check_entries(gpu_kernels::entries::ALL)?;
-        let ptx = built.ptx_for(&arch).expect("the one architecture asked for");
+        let ptx = built
+            .ptx_for(&arch)
+            .expect("the one architecture asked for");
         let dest = std::path::Path::new(&std::env::var("OUT_DIR").expect("set by cargo"))
             .join("riptide_kernels.ptx");
         std::fs::copy(ptx, &dest)

@@ -293,7 +293,10 @@ impl Built {
             self.lib_name
         );
         for (arch, path) in &self.ptx {
-            src.push_str(&format!("    ({arch:?}, include_str!({:?})),\n", path_str(path)?));
+            src.push_str(&format!(
+                "    ({arch:?}, include_str!({:?})),\n",
+                path_str(path)?
+            ));
         }
         src.push_str(&format!(
             "];\n\n/// Cubins of the `{0}` kernels assembled by ptxas, one per architecture: \
@@ -302,7 +305,10 @@ impl Built {
             self.lib_name
         ));
         for (arch, path) in &self.cubins {
-            src.push_str(&format!("    ({arch:?}, include_bytes!({:?})),\n", path_str(path)?));
+            src.push_str(&format!(
+                "    ({arch:?}, include_bytes!({:?})),\n",
+                path_str(path)?
+            ));
         }
         src.push_str("];\n");
         let dest = self.out_dir.join(file_name);
@@ -506,7 +512,10 @@ mod tests {
             .build()
             .unwrap_err()
             .to_string();
-        assert!(err.contains("\"sm80\" is not a target architecture"), "{err}");
+        assert!(
+            err.contains("\"sm80\" is not a target architecture"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -523,10 +532,16 @@ mod tests {
         };
         let path = built.write_embed_module("embed.rs").unwrap();
         let text = fs::read_to_string(&path).unwrap();
-        let ptx_line = format!("(\"sm_80\", include_str!({:?}))", dir.join("my_kernels.sm_80.ptx").to_str().unwrap());
+        let ptx_line = format!(
+            "(\"sm_80\", include_str!({:?}))",
+            dir.join("my_kernels.sm_80.ptx").to_str().unwrap()
+        );
         assert!(text.contains(&ptx_line), "{text}");
         assert!(text.contains("(\"sm_90\", include_bytes!("), "{text}");
-        assert!(text.contains("pub const CUBINS: &[(&str, &[u8])]"), "{text}");
+        assert!(
+            text.contains("pub const CUBINS: &[(&str, &[u8])]"),
+            "{text}"
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 }

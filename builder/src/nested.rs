@@ -67,7 +67,10 @@ pub(crate) fn compile(
             ),
         });
     }
-    newest_asm(&target_dir.join(TARGET).join("release").join("deps"), lib_name)
+    newest_asm(
+        &target_dir.join(TARGET).join("release").join("deps"),
+        lib_name,
+    )
 }
 
 /// The PTX the nested build wrote. When the kernels did not change, cargo leaves the file

@@ -38,7 +38,12 @@ fn runs(ptxas: &Path) -> bool {
 }
 
 /// Assembles `ptx` into `cubin` for `arch`.
-pub(crate) fn assemble(ptxas: &Path, ptx: &Path, cubin: &Path, arch: &str) -> Result<(), BuildError> {
+pub(crate) fn assemble(
+    ptxas: &Path,
+    ptx: &Path,
+    cubin: &Path,
+    arch: &str,
+) -> Result<(), BuildError> {
     let output = Command::new(ptxas)
         .arg(format!("-arch={arch}"))
         .arg("-o")

@@ -195,7 +195,12 @@ pub trait KernelScalar: Copy {
 
 impl<T: bytemuck::Pod> KernelScalar for T {
     fn to_arg(self) -> ScalarArg {
-        const { assert!(size_of::<T>() <= MAX_SCALAR_BYTES, "kernel scalar too large") };
+        const {
+            assert!(
+                size_of::<T>() <= MAX_SCALAR_BYTES,
+                "kernel scalar too large"
+            )
+        };
         let value = bytemuck::bytes_of(&self);
         let mut bytes = [0u8; MAX_SCALAR_BYTES];
         bytes[..value.len()].copy_from_slice(value);

@@ -42,7 +42,11 @@ impl KernelModule {
         let Some((_, first)) = ptx.first() else {
             return Err(load_err("no PTX given".to_owned()));
         };
-        for (arch, _) in ptx.iter().copied().chain(cubins.iter().map(|(a, _)| (*a, ""))) {
+        for (arch, _) in ptx
+            .iter()
+            .copied()
+            .chain(cubins.iter().map(|(a, _)| (*a, "")))
+        {
             arch_number(arch).ok_or_else(|| {
                 load_err(format!("{arch:?} is not an architecture name like sm_80"))
             })?;
@@ -160,16 +164,18 @@ impl fmt::Debug for ModuleInner {
 /// Loads `module` on `device` (see [`Device::load_module`]).
 pub(crate) fn load(device: &Device, module: &KernelModule) -> Result<LoadedModule> {
     let cuda = match &device.inner {
-        DeviceImpl::Cuda(d) => Some(match module.image_for(d.info.compute_capability)? {
-            Image::Ptx(ptx) => cuda::raw::Module::load(&d.ctx, ptx),
-            Image::Cubin(cubin) => cuda::raw::Module::load_cubin(&d.ctx, cubin),
-        }
-        .map_err(|e| match e {
-            Error::ModuleLoad { message } => Error::ModuleLoad {
-                message: format!("module {}: {message}", module.name),
-            },
-            other => other,
-        })?),
+        DeviceImpl::Cuda(d) => Some(
+            match module.image_for(d.info.compute_capability)? {
+                Image::Ptx(ptx) => cuda::raw::Module::load(&d.ctx, ptx),
+                Image::Cubin(cubin) => cuda::raw::Module::load_cubin(&d.ctx, cubin),
+            }
+            .map_err(|e| match e {
+                Error::ModuleLoad { message } => Error::ModuleLoad {
+                    message: format!("module {}: {message}", module.name),
+                },
+                other => other,
+            })?,
+        ),
         DeviceImpl::Cpu(_) => None,
     };
     Ok(LoadedModule {

@@ -213,7 +213,14 @@ pub fn check_signature(kernel: &str, declared: &[ParamSpec], entry: &EntryInfo) 
         entry
             .params
             .iter()
-            .map(|p| format!("{}{} ({} bytes)", if p.pointer { "pointer " } else { "" }, p.ty, p.size))
+            .map(|p| {
+                format!(
+                    "{}{} ({} bytes)",
+                    if p.pointer { "pointer " } else { "" },
+                    p.ty,
+                    p.size
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -288,7 +295,11 @@ impl<K: UserKernel> TypedKernel<K> {
     /// [`Stream::launch`] or adding to a graph.
     pub fn describe(&self, config: LaunchConfig, args: ArgsOf<'_, K>) -> Result<KernelLaunch> {
         K::validate(&config, &args)?;
-        let launch = KernelLaunch::new(KernelRef::User(self.entry.clone()), config, Arc::new(K::cpu));
+        let launch = KernelLaunch::new(
+            KernelRef::User(self.entry.clone()),
+            config,
+            Arc::new(K::cpu),
+        );
         Ok(K::Params::push(&args, launch))
     }
 
@@ -327,17 +338,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(short.contains("kernel k"), "{short}");
-        assert!(short.contains("declares 2 parameters but the PTX entry has 3"), "{short}");
+        assert!(
+            short.contains("declares 2 parameters but the PTX entry has 3"),
+            "{short}"
+        );
 
         let size = check_signature("k", &<(Out<f32>, u32, Pair)>::specs(), &e)
             .unwrap_err()
             .to_string();
-        assert!(size.contains("parameter 1 (k_param_1) is 8 bytes (.u64)"), "{size}");
+        assert!(
+            size.contains("parameter 1 (k_param_1) is 8 bytes (.u64)"),
+            "{size}"
+        );
         assert!(size.contains("`u32` of 4 bytes"), "{size}");
 
         let pointer = check_signature("k", &<(u64, u64, Pair)>::specs(), &e)
             .unwrap_err()
             .to_string();
-        assert!(pointer.contains("parameter 0 (k_param_0) is a pointer"), "{pointer}");
+        assert!(
+            pointer.contains("parameter 0 (k_param_0) is a pointer"),
+            "{pointer}"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The CUDA backend: devices, streams, events and memory on a real GPU through cudarc.
 //!
-//! cudarc's safe types own the context, streams and events; [`raw`] holds every other
+//! cudarc's safe types own the context, streams and events; `raw` holds every other
 //! driver call. cudarc's automatic per-buffer event tracking is switched off: riptide
 //! orders work explicitly with streams and events, and its own buffers free themselves only
 //! after the device is idle.
