@@ -9,16 +9,15 @@
 //! when the module is loaded.
 //!
 //! ```no_run
-//! // build.rs of a crate that launches the kernels in ../my-kernels
-//! fn main() {
-//!     let kernels = riptide_build::KernelCrate::new("../my-kernels")
-//!         .arch("sm_80") // PTX for sm_80 and newer (the driver JIT-compiles it)
-//!         .cubin("sm_90"); // plus a ready-made H100 binary where ptxas is available
-//!     kernels.emit_rerun_if_changed();
-//!     let built = kernels.build().unwrap_or_else(|e| panic!("{e}"));
-//!     // `include!(concat!(env!("OUT_DIR"), "/my_kernels.rs"))` then gives PTX and CUBINS.
-//!     built.write_embed_module("my_kernels.rs").unwrap_or_else(|e| panic!("{e}"));
-//! }
+//! // In the build.rs of a crate that launches the kernels in ../my-kernels:
+//! let kernels = riptide_build::KernelCrate::new("../my-kernels")
+//!     .arch("sm_80") // PTX for sm_80 and newer (the driver JIT-compiles it)
+//!     .cubin("sm_90"); // plus a ready-made H100 binary where ptxas is available
+//! kernels.emit_rerun_if_changed();
+//! let built = kernels.build()?;
+//! // `include!(concat!(env!("OUT_DIR"), "/my_kernels.rs"))` then gives PTX and CUBINS.
+//! built.write_embed_module("my_kernels.rs")?;
+//! # Ok::<(), riptide_build::BuildError>(())
 //! ```
 //!
 //! # How the crate is compiled
