@@ -78,6 +78,9 @@ pub struct Built {
     pub entries: Vec<EntryInfo>,
     /// Why no cubins were assembled although some were requested (no `ptxas`), if so.
     pub ptxas_missing: Option<String>,
+    /// The architectures the crate was compiled for by this build; the others were fresh
+    /// (unchanged since the previous build) and not recompiled.
+    pub compiled: Vec<String>,
     out_dir: PathBuf,
 }
 
@@ -198,10 +201,14 @@ impl KernelCrate {
         fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
 
         let mut ptx_files = Vec::new();
+        let mut compiled = Vec::new();
         let mut entries: Option<(String, Vec<EntryInfo>)> = None;
         for arch in &arches {
             let target_dir = target_root.join(format!("{lib_name}-{arch}"));
-            let asm = nested::compile(&manifest, &lib_name, &target_dir, arch)?;
+            let (asm, rebuilt) = nested::compile(&manifest, &lib_name, &target_dir, arch)?;
+            if rebuilt {
+                compiled.push(arch.clone());
+            }
             let text = fs::read_to_string(&asm).map_err(io(&asm))?;
             let found = check_ptx(&text, arch)?;
             match &entries {
@@ -237,6 +244,7 @@ impl KernelCrate {
             cubins,
             entries: entries.map(|(_, e)| e).unwrap_or_default(),
             ptxas_missing,
+            compiled,
             out_dir,
         })
     }
@@ -469,6 +477,7 @@ mod tests {
             cubins: vec![],
             entries: ptx::entries(".entry a()\n{}\n.entry b()\n{}\n").unwrap(),
             ptxas_missing: None,
+            compiled: vec![],
             out_dir: PathBuf::new(),
         };
         assert!(built.check_entries(&["b", "a"]).is_ok());
@@ -527,6 +536,7 @@ mod tests {
             cubins: vec![("sm_90".into(), dir.join("my_kernels.sm_90.cubin"))],
             entries: vec![],
             ptxas_missing: None,
+            compiled: vec![],
             out_dir: dir.clone(),
         };
         let path = built.write_embed_module("embed.rs").unwrap();

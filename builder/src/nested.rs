@@ -14,13 +14,18 @@ use crate::error::{BuildError, io};
 /// The rustc target the kernels are compiled for.
 pub const TARGET: &str = "nvptx64-nvidia-cuda";
 
-/// Compiles the crate at `manifest` for `arch` into `target_dir`; returns the PTX's path.
+/// Compiles the crate at `manifest` for `arch` into `target_dir`; returns the PTX's path
+/// and whether it was compiled now (`false`: cargo found the crate fresh).
 pub(crate) fn compile(
     manifest: &Path,
     lib_name: &str,
     target_dir: &Path,
     arch: &str,
-) -> Result<PathBuf, BuildError> {
+) -> Result<(PathBuf, bool), BuildError> {
+    let deps = target_dir.join(TARGET).join("release").join("deps");
+    let before = newest_asm(&deps, lib_name)
+        .ok()
+        .and_then(|p| Some((fs::metadata(&p).ok()?.modified().ok()?, p)));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let dir = manifest.parent().unwrap_or(Path::new("."));
     let mut cmd = Command::new(cargo);
@@ -67,10 +72,10 @@ pub(crate) fn compile(
             ),
         });
     }
-    newest_asm(
-        &target_dir.join(TARGET).join("release").join("deps"),
-        lib_name,
-    )
+    let asm = newest_asm(&deps, lib_name)?;
+    let after = fs::metadata(&asm).and_then(|m| m.modified()).ok();
+    let fresh = before.is_some_and(|(modified, path)| path == asm && Some(modified) == after);
+    Ok((asm, !fresh))
 }
 
 /// The PTX the nested build wrote. When the kernels did not change, cargo leaves the file
