@@ -199,6 +199,18 @@ impl LoadedModule {
         &self.inner.device
     }
 
+    /// Registers per thread the driver compiled entry `name` to (CUDA only; `None` on the
+    /// cpu backend).
+    pub fn kernel_registers(&self, name: &str) -> Result<Option<u32>> {
+        match &self.inner.cuda {
+            Some(m) => {
+                let attr = cudarc::driver::sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_NUM_REGS;
+                Ok(Some(m.function(name)?.attribute(attr)? as u32))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Resolves entry `name` for launching, checking it exists.
     pub(crate) fn entry(&self, name: &str) -> Result<(UserEntry, &EntryInfo)> {
         let info = self

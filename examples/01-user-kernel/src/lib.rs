@@ -85,7 +85,17 @@ impl SoftClipChunks {
     /// Loads the example's module on `device` and binds the kernel (checking its declared
     /// parameters against the PTX entry).
     pub fn new(device: &Device, params: SoftClip) -> Result<SoftClipChunks> {
-        let module: LoadedModule = device.load_module(&kernels_module()?)?;
+        SoftClipChunks::with_module(device, &kernels_module()?, params)
+    }
+
+    /// As [`SoftClipChunks::new`], from a given build of the module (for instance PTX only,
+    /// without the cubins).
+    pub fn with_module(
+        device: &Device,
+        module: &KernelModule,
+        params: SoftClip,
+    ) -> Result<SoftClipChunks> {
+        let module: LoadedModule = device.load_module(module)?;
         Ok(SoftClipChunks {
             kernel: module.kernel::<SoftClipKernel>()?,
             params,
@@ -152,12 +162,21 @@ pub fn soft_clip(
     data: &[f32],
     config: riptide::host::pipeline::PipelineConfig,
 ) -> Result<(Vec<f32>, riptide::host::pipeline::RunStats)> {
-    let chunks = SoftClipChunks::new(device, params)?;
+    soft_clip_with(&SoftClipChunks::new(device, params)?, device, data, config)
+}
+
+/// [`soft_clip`] with an already bound kernel.
+pub fn soft_clip_with(
+    chunks: &SoftClipChunks,
+    device: &Device,
+    data: &[f32],
+    config: riptide::host::pipeline::PipelineConfig,
+) -> Result<(Vec<f32>, riptide::host::pipeline::RunStats)> {
     let mut input = device.alloc_pinned::<f32>(data.len(), "soft clip input")?;
     input.write()?.copy_from_slice(data);
     let mut output = device.alloc_pinned::<f32>(data.len(), "soft clip output")?;
     let mut pipeline = riptide::host::pipeline::Pipeline::new(device, config)?;
-    let ((), stats) = pipeline.run(&chunks, &input, Some(&mut output))?;
+    let ((), stats) = pipeline.run(chunks, &input, Some(&mut output))?;
     let result = output.read()?.to_vec();
     Ok((result, stats))
 }

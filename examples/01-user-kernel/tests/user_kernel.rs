@@ -5,11 +5,13 @@
 
 use riptide::host::backend::cpu::{CpuConfig, CpuRuntime, KernelArgs};
 use riptide::host::launch::LaunchConfig;
+use riptide::host::module::KernelModule;
 use riptide::host::pipeline::PipelineConfig;
 use riptide::host::typed::{In, Out, UserKernel};
 use riptide::host::{Device, Error, ErrorKind, Result};
 use riptide_example_user_kernel::{
-    SoftClip, SoftClipKernel, kernels_module, launch_config, soft_clip,
+    SoftClip, SoftClipChunks, SoftClipKernel, embedded, kernels_module, launch_config,
+    soft_clip_with,
 };
 
 const PARAMS: SoftClip = SoftClip {
@@ -47,9 +49,13 @@ fn data(n: usize) -> Vec<f32> {
 }
 
 fn check_pipeline(device: &Device) -> Result<()> {
+    check_pipeline_with(device, &SoftClipChunks::new(device, PARAMS)?)
+}
+
+fn check_pipeline_with(device: &Device, chunks: &SoftClipChunks) -> Result<()> {
     // 100 003 elements in chunks of 12 289: nine chunks, the last one short.
     let x = data(100_003);
-    let (y, stats) = soft_clip(device, PARAMS, &x, PipelineConfig::new(12_289, 2, 2))?;
+    let (y, stats) = soft_clip_with(chunks, device, &x, PipelineConfig::new(12_289, 2, 2))?;
     assert_eq!(stats.chunks, 9);
     let bad: Vec<(usize, f32, f64)> = x
         .iter()
@@ -73,19 +79,53 @@ fn pipeline_matches_the_formula_on_cpu() -> Result<()> {
     check_pipeline(&Device::cpu(CpuConfig::checked()))
 }
 
-#[test]
-#[ignore = "needs a CUDA GPU"]
-fn pipeline_matches_the_formula_on_gpu() -> Result<()> {
+/// CUDA device 0; `None` (the test then passes as skipped) without one, unless
+/// `RIPTIDE_REQUIRE_GPU=1`, which turns a missing GPU into a failure.
+fn gpu() -> Option<Device> {
     match Device::cuda(0, riptide::PTX) {
-        Ok(device) => check_pipeline(&device),
+        Ok(device) => Some(device),
         Err(e) if std::env::var("RIPTIDE_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
             panic!("RIPTIDE_REQUIRE_GPU=1 but no usable CUDA device: {e}")
         }
         Err(e) => {
             eprintln!("skipping: {e}");
-            Ok(())
+            None
         }
     }
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn pipeline_matches_the_formula_on_gpu() -> Result<()> {
+    match gpu() {
+        Some(device) => check_pipeline(&device),
+        None => Ok(()),
+    }
+}
+
+/// The module as built (with the sm_90 cubin when ptxas was found at build time) and as PTX
+/// only (JIT-compiled by the driver) give the same results on the GPU.
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn cubin_and_ptx_modules_both_load_and_run_on_gpu() -> Result<()> {
+    let Some(device) = gpu() else {
+        return Ok(());
+    };
+    let built = kernels_module()?;
+    let ptx_only = KernelModule::new("example-kernels (PTX only)", embedded::PTX, &[])?;
+    for module in [&built, &ptx_only] {
+        let chunks = SoftClipChunks::with_module(&device, module, PARAMS)?;
+        check_pipeline_with(&device, &chunks)?;
+        let loaded = device.load_module(module)?;
+        let registers = loaded.kernel_registers(riptide_example_kernels::SOFT_CLIP_F32)?;
+        println!("{}: {registers:?} registers per thread", module.name());
+        assert!(registers.is_some_and(|r| r > 0));
+    }
+    println!(
+        "cubins embedded: {:?}",
+        embedded::CUBINS.iter().map(|(a, _)| a).collect::<Vec<_>>()
+    );
+    Ok(())
 }
 
 /// Declares the soft clip with one parameter too few.
