@@ -13,7 +13,7 @@
 //! ```no_run
 //! use riptide_host::backend::cpu::KernelArgs;
 //! use riptide_host::launch::LaunchConfig;
-//! use riptide_host::typed::{In, Out, UserKernel};
+//! use riptide_host::typed::{ArgsOf, In, Out, UserKernel};
 //! use riptide_host::{Error, Result};
 //!
 //! /// `y[i] = 2·x[i]` for `i < n`.
@@ -24,7 +24,7 @@
 //!     const ENTRY: &'static str = "double_f32";
 //!     type Params = (In<f32>, Out<f32>, u64);
 //!
-//!     fn validate(_: &LaunchConfig, (x, y, n): &<Self::Params as riptide_host::typed::KernelSignature>::Args<'_>) -> Result<()> {
+//!     fn validate(_: &LaunchConfig, (x, y, n): &ArgsOf<'_, Self>) -> Result<()> {
 //!         if x.len() as u64 != *n || y.len() as u64 != *n {
 //!             return Err(Error::InvalidArgument("double: x and y must hold n elements".into()));
 //!         }
@@ -38,6 +38,21 @@
 //!         Ok(())
 //!     }
 //! }
+//!
+//! // Loading and launching (`PTX` from riptide-build's embed file):
+//! # const PTX: &str = "";
+//! # fn run(device: &riptide_host::Device, x: &riptide_host::DeviceBuffer<f32>,
+//! #        y: &mut riptide_host::DeviceBuffer<f32>) -> Result<()> {
+//! use riptide_host::launch::Dim3;
+//! use riptide_host::module::KernelModule;
+//! let module = device.load_module(&KernelModule::from_ptx("mine", PTX)?)?;
+//! let double = module.kernel::<Double>()?; // checked against the PTX entry here
+//! let stream = device.stream()?;
+//! let config = LaunchConfig { grid: Dim3::x(64), block: Dim3::x(256), shared_bytes: 0 };
+//! let n = x.len() as u64;
+//! double.launch(&stream, config, (x.as_slice(), y.as_slice_mut(), n))?;
+//! # Ok(())
+//! # }
 //! ```
 
 use std::marker::PhantomData;
