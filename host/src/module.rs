@@ -96,19 +96,24 @@ impl KernelModule {
         self.entries.iter().find(|e| e.name == name)
     }
 
-    /// What to load on a device of compute capability `cc`: the cubin of exactly that
-    /// architecture, else the PTX of the newest architecture not newer than the device.
+    /// What to load on a device of compute capability `cc`: a cubin of exactly that
+    /// architecture (`sm_90` or `sm_90a` for 9.0), else the PTX of the newest architecture
+    /// the device runs (generic PTX of it or older; `a`/`f`-suffixed PTX of it exactly).
     fn image_for(&self, cc: (u32, u32)) -> Result<Image<'_>> {
         let device = cc.0 * 10 + cc.1;
         let exact = format!("sm_{device}");
-        if let Some((_, cubin)) = self.cubins.iter().find(|(a, _)| *a == exact) {
+        let runs = |arch: &str, cubin: bool| match arch_number(arch) {
+            Some(n) if cubin || arch.ends_with(['a', 'f']) => n == device,
+            Some(n) => n <= device,
+            None => false,
+        };
+        if let Some((_, cubin)) = self.cubins.iter().find(|(a, _)| runs(a, true)) {
             return Ok(Image::Cubin(cubin));
         }
         self.ptx
             .iter()
-            .filter(|(a, _)| !a.ends_with(['a', 'f']) || *a == exact)
+            .filter(|(a, _)| runs(a, false))
             .filter_map(|(a, t)| Some((arch_number(a)?, t)))
-            .filter(|(n, _)| *n <= device)
             .max_by_key(|(n, _)| *n)
             .map(|(_, t)| Image::Ptx(t))
             .ok_or_else(|| Error::ModuleLoad {
@@ -346,6 +351,11 @@ mod tests {
         assert!(matches!(m.image_for((12, 0)), Ok(Image::Ptx(t)) if t == PTX_90));
         let err = m.image_for((7, 5)).err().unwrap().to_string();
         assert!(err.contains("no PTX runs on this device (sm_75)"), "{err}");
+        // Architecture-specific PTX serves only its own architecture.
+        let specific =
+            KernelModule::new("m", &[("sm_80", PTX_80), ("sm_90a", PTX_90)], &[]).unwrap();
+        assert!(matches!(specific.image_for((9, 0)), Ok(Image::Ptx(t)) if t == PTX_90));
+        assert!(matches!(specific.image_for((10, 0)), Ok(Image::Ptx(t)) if t == PTX_80));
     }
 
     #[test]
