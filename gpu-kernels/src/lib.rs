@@ -1,11 +1,11 @@
 //! riptide's device code: kernels written in Rust, compiled to PTX by rustc's own
-//! `nvptx64-nvidia-cuda` backend, plus [`device`], the small layer of GPU primitives they
+//! `nvptx64-nvidia-cuda` backend, plus `device`, the small layer of GPU primitives they
 //! stand on (indices, grid-stride loops, shared memory, barriers, warp shuffles and votes,
 //! atomics, fast-math instructions).
 //!
 //! The crate is built twice:
 //! - for `nvptx64-nvidia-cuda` by the root build script, which emits PTX and embeds it in
-//!   the host binary. Only then do [`device`] and the kernel bodies exist.
+//!   the host binary. Only then do `device` and the kernel bodies exist.
 //! - for the host as a plain rlib, so host code imports the kernel entry names
 //!   ([`entries`]) and launch constants ([`config`]) from the one place they are defined.
 //!

@@ -45,6 +45,15 @@ pub enum Error {
         name: String,
     },
 
+    /// A user kernel's declared parameters differ from its PTX entry's.
+    #[error("kernel {kernel}: {message}")]
+    KernelSignature {
+        /// The PTX entry.
+        kernel: String,
+        /// Which parameter differs, and how.
+        message: String,
+    },
+
     /// Two lengths that must agree do not.
     #[error("{what}: expected {expected} elements, got {actual}")]
     LengthMismatch {
@@ -147,6 +156,7 @@ impl Error {
             }
             Error::Backend(_) => ErrorKind::Device,
             Error::LengthMismatch { .. }
+            | Error::KernelSignature { .. }
             | Error::LimitExceeded { .. }
             | Error::InvalidArgument(_)
             | Error::OutOfRange { .. }

@@ -162,10 +162,13 @@ impl BufferArg {
     }
 }
 
-/// A scalar argument's bytes (at most 16, the widest PTX scalar riptide passes).
+/// The widest scalar (or `#[repr(C)]` struct passed by value) a kernel parameter may hold.
+pub const MAX_SCALAR_BYTES: usize = 64;
+
+/// A scalar argument's bytes (at most [`MAX_SCALAR_BYTES`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ScalarArg {
-    bytes: [u8; 16],
+    bytes: [u8; MAX_SCALAR_BYTES],
     len: u8,
 }
 
@@ -182,26 +185,31 @@ impl fmt::Debug for ScalarArg {
     }
 }
 
-/// A value that can be passed to a kernel as a scalar parameter.
+/// A value that can be passed to a kernel as a scalar parameter: any plain-data type of at
+/// most [`MAX_SCALAR_BYTES`] bytes (numbers, and `#[repr(C)]` structs deriving
+/// `bytemuck::Pod`), passed as its in-memory bytes (little-endian, like the GPU).
 pub trait KernelScalar: Copy {
-    /// The bytes of the value as the PTX parameter holds them (little-endian).
+    /// The bytes of the value as the PTX parameter holds them.
     fn to_arg(self) -> ScalarArg;
 }
 
-macro_rules! kernel_scalar {
-    ($($t:ty),*) => {$(
-        impl KernelScalar for $t {
-            fn to_arg(self) -> ScalarArg {
-                let le = self.to_le_bytes();
-                let mut bytes = [0u8; 16];
-                bytes[..le.len()].copy_from_slice(&le);
-                ScalarArg { bytes, len: le.len() as u8 }
-            }
+impl<T: bytemuck::Pod> KernelScalar for T {
+    fn to_arg(self) -> ScalarArg {
+        const {
+            assert!(
+                size_of::<T>() <= MAX_SCALAR_BYTES,
+                "kernel scalar too large"
+            )
+        };
+        let value = bytemuck::bytes_of(&self);
+        let mut bytes = [0u8; MAX_SCALAR_BYTES];
+        bytes[..value.len()].copy_from_slice(value);
+        ScalarArg {
+            bytes,
+            len: value.len() as u8,
         }
-    )*};
+    }
 }
-
-kernel_scalar!(f32, f64, u32, i32, u64, i64, usize);
 
 /// The CPU implementation of a kernel: runs on the emulated backend with the launch's buffer
 /// arguments mapped to host slices.
@@ -213,6 +221,8 @@ pub type CpuKernel =
 pub enum KernelRef {
     /// An entry of riptide's own module (a name from `gpu_kernels::entries`).
     Builtin(&'static str),
+    /// An entry of a module the user loaded ([`crate::module::LoadedModule`]).
+    User(crate::module::UserEntry),
 }
 
 impl KernelRef {
@@ -220,6 +230,7 @@ impl KernelRef {
     pub fn name(&self) -> &str {
         match self {
             KernelRef::Builtin(name) => name,
+            KernelRef::User(entry) => entry.name(),
         }
     }
 }

@@ -62,6 +62,16 @@ impl Device {
         })
     }
 
+    /// Loads a user kernel module (built with `riptide-build`): on CUDA the cubin for this
+    /// device's architecture or the newest PTX it runs; on the CPU backend only its entry
+    /// table, so kernels bind and launch with the same checks.
+    pub fn load_module(
+        &self,
+        module: &crate::module::KernelModule,
+    ) -> Result<crate::module::LoadedModule> {
+        crate::module::load(self, module)
+    }
+
     /// One emulated device on the CPU backend.
     pub fn cpu(config: cpu::CpuConfig) -> Device {
         cpu::CpuRuntime::new(config, 1)

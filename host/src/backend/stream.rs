@@ -235,6 +235,9 @@ impl Stream {
         for b in launch.buffers() {
             self.check_device(launch.kernel.name(), &b.range)?;
         }
+        if let crate::launch::KernelRef::User(entry) = &launch.kernel {
+            entry.check_device(&self.device)?;
+        }
         let span = self.trace_begin(|| {
             let bytes = launch.buffers().map(|b| b.range.bytes).sum();
             (OpKind::Kernel(launch.kernel.name().to_owned()), bytes)

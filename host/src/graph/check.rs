@@ -233,6 +233,9 @@ pub(crate) fn check_node(op: &Op, index: usize, devices: &[Device]) -> Result<Op
             let device = found.first().copied().unwrap_or(0);
             k.config()
                 .check(k.kernel().name(), &devices[device].info().limits)?;
+            if let crate::launch::KernelRef::User(entry) = k.kernel() {
+                entry.check_device(&devices[device])?;
+            }
             Some(device)
         }
         Op::Host { .. } => None,

@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 use crate::backend::memory::DevRange;
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::launch::{Access, KernelArg};
+use crate::launch::{Access, KernelArg, ScalarArg};
 
 #[derive(Debug, Clone, Copy)]
 struct Slot {
@@ -19,6 +19,7 @@ struct Slot {
     allocation: u64,
     offset: usize,
     access: Option<Access>,
+    scalar: Option<ScalarArg>,
 }
 
 /// Buffer arguments of a launch, mapped to host memory for a CPU kernel implementation.
@@ -45,13 +46,18 @@ impl<'a> KernelArgs<'a> {
                     allocation: b.range.mem.id,
                     offset: b.range.offset,
                     access: Some(b.access),
+                    scalar: None,
                 }),
-                _ => Ok(Slot {
+                other => Ok(Slot {
                     ptr: std::ptr::null_mut(),
                     bytes: 0,
                     allocation: 0,
                     offset: 0,
                     access: None,
+                    scalar: match other {
+                        KernelArg::Scalar(s) => Some(*s),
+                        _ => None,
+                    },
                 }),
             })
             .collect::<Result<Vec<_>>>()?;
@@ -127,6 +133,30 @@ impl<'a> KernelArgs<'a> {
         // an overlapping range exists (checked above), so this is the only reference.
         Ok(unsafe {
             std::slice::from_raw_parts_mut(slot.ptr.cast::<T>(), slot.bytes / size_of::<T>())
+        })
+    }
+
+    /// Scalar argument `index` (a number or a `#[repr(C)]` struct passed by value), read as
+    /// `T`; its size must be exactly `T`'s.
+    pub fn scalar<T: bytemuck::Pod>(&self, index: usize) -> Result<T> {
+        let slot = self.slots.get(index).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "CPU kernel asked for argument {index} of {}",
+                self.slots.len()
+            ))
+        })?;
+        let Some(scalar) = slot.scalar else {
+            return Err(Error::InvalidArgument(format!(
+                "CPU kernel argument {index} is not a scalar"
+            )));
+        };
+        bytemuck::try_pod_read_unaligned(scalar.bytes()).map_err(|_| {
+            Error::InvalidArgument(format!(
+                "CPU kernel read argument {index} ({} bytes) as a {}-byte {}",
+                scalar.bytes().len(),
+                size_of::<T>(),
+                std::any::type_name::<T>()
+            ))
         })
     }
 }

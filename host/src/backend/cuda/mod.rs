@@ -1,6 +1,6 @@
 //! The CUDA backend: devices, streams, events and memory on a real GPU through cudarc.
 //!
-//! cudarc's safe types own the context, streams and events; [`raw`] holds every other
+//! cudarc's safe types own the context, streams and events; `raw` holds every other
 //! driver call. cudarc's automatic per-buffer event tracking is switched off: riptide
 //! orders work explicitly with streams and events, and its own buffers free themselves only
 //! after the device is idle.
@@ -16,7 +16,7 @@ use cudarc::driver::{CudaContext, CudaEvent, CudaStream, sys};
 use crate::backend::info::{BackendKind, DeviceInfo};
 use crate::backend::memory::{DevRange, HostRange};
 use crate::error::{Error, Result};
-use crate::launch::{KernelArg, KernelLaunch, LaunchLimits};
+use crate::launch::{KernelArg, KernelLaunch, KernelRef, LaunchLimits, MAX_SCALAR_BYTES};
 
 /// Whether the NCCL library can be loaded on this machine.
 pub(crate) fn nccl_library_present() -> bool {
@@ -363,10 +363,12 @@ impl CudaStreamHandle {
     pub(crate) fn launch(&self, device: &CudaDevice, launch: &KernelLaunch) -> Result<()> {
         let mut args = KernelParams::new(device, launch)?;
         let c = launch.config;
-        // SAFETY: `func` is an entry of the device's loaded module; the typed launcher that
-        // built `launch` matched its arguments to the entry's parameters in order and size
-        // (checked against the PTX by the launcher tests) and checked every length the
-        // kernel's safety contract names; device ranges outlive the kernel (freed after idle).
+        // SAFETY: `func` is an entry of a module loaded in this device's context (a user
+        // module's device was checked by `Stream::launch`); the typed launcher that built
+        // `launch` matched its arguments to the entry's parameters in order and size (checked
+        // against the PTX by the launcher tests for built-in kernels, when the kernel was
+        // bound for user kernels) and checked every length the kernel's safety contract
+        // names; device ranges outlive the kernel (freed after idle).
         unsafe {
             raw::launch(
                 self.ctx(),
@@ -408,19 +410,22 @@ impl CudaStreamHandle {
     }
 }
 
-/// A launch's arguments laid out as the driver takes them: one 16-byte slot per PTX
-/// parameter, pointed to by `pointers()`.
+/// A launch's arguments laid out as the driver takes them: one slot of the widest scalar
+/// riptide passes per PTX parameter, pointed to by `pointers()`.
 pub(crate) struct KernelParams {
     pub(crate) func: raw::Function,
-    values: Vec<[u8; 16]>,
+    values: Vec<[u8; MAX_SCALAR_BYTES]>,
 }
 
 impl KernelParams {
     pub(crate) fn new(device: &CudaDevice, launch: &KernelLaunch) -> Result<KernelParams> {
-        let func = device.function(launch.kernel.name())?;
+        let func = match &launch.kernel {
+            KernelRef::Builtin(name) => device.function(name)?,
+            KernelRef::User(entry) => entry.cuda_function()?,
+        };
         let mut values = Vec::with_capacity(launch.args.len());
         for arg in &launch.args {
-            let mut slot = [0u8; 16];
+            let mut slot = [0u8; MAX_SCALAR_BYTES];
             match arg {
                 KernelArg::Buffer(b) => {
                     let DeviceMemCuda(ptr) = cuda_mem(&b.range)?;

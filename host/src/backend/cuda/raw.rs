@@ -384,10 +384,36 @@ unsafe impl Sync for Module {}
 impl Module {
     /// JIT-compiles and loads PTX text; a compile error carries the JIT's log.
     pub(crate) fn load(ctx: &Arc<CudaContext>, ptx: &str) -> Result<Module> {
-        bind(ctx)?;
         let image = CString::new(ptx).map_err(|_| Error::ModuleLoad {
             message: "the PTX text contains a NUL byte".to_owned(),
         })?;
+        // SAFETY: `image` is a NUL-terminated PTX string that outlives the call.
+        unsafe { Module::load_image(ctx, image.as_ptr().cast()) }
+    }
+
+    /// Loads a cubin (an ELF image `ptxas` assembled for this device's architecture).
+    pub(crate) fn load_cubin(ctx: &Arc<CudaContext>, cubin: &[u8]) -> Result<Module> {
+        if !cubin.starts_with(b"\x7fELF") {
+            return Err(Error::ModuleLoad {
+                message: "the cubin is not an ELF image".to_owned(),
+            });
+        }
+        // The driver reads the image in place: give it an 8-byte aligned copy, since an
+        // embedded `include_bytes!` array is only byte-aligned.
+        let mut aligned = vec![0u64; cubin.len().div_ceil(8)];
+        bytemuck::cast_slice_mut::<u64, u8>(&mut aligned)[..cubin.len()].copy_from_slice(cubin);
+        // SAFETY: `aligned` holds the whole ELF image (whose headers give its length) and
+        // outlives the call.
+        unsafe { Module::load_image(ctx, aligned.as_ptr().cast()) }
+    }
+
+    /// Loads a module image (NUL-terminated PTX or a cubin), capturing the JIT's error log.
+    ///
+    /// # Safety
+    /// `image` must point to a complete PTX string (NUL-terminated) or cubin that stays
+    /// valid for the duration of the call.
+    unsafe fn load_image(ctx: &Arc<CudaContext>, image: *const c_void) -> Result<Module> {
+        bind(ctx)?;
         let mut log = vec![0u8; 16 * 1024];
         let mut options = [
             sys::CUjit_option::CU_JIT_ERROR_LOG_BUFFER,
@@ -395,12 +421,12 @@ impl Module {
         ];
         let mut values = [log.as_mut_ptr().cast::<c_void>(), log.len() as *mut c_void];
         let mut handle = std::ptr::null_mut();
-        // SAFETY: `image` is a NUL-terminated PTX string; the option arrays have matching
-        // lengths, the log buffer outlives the call and its size is passed by value.
+        // SAFETY: the caller guarantees `image`; the option arrays have matching lengths,
+        // the log buffer outlives the call and its size is passed by value.
         let status = unsafe {
             sys::cuModuleLoadDataEx(
                 &mut handle,
-                image.as_ptr().cast(),
+                image,
                 options.len() as u32,
                 options.as_mut_ptr(),
                 values.as_mut_ptr(),
