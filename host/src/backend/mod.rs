@@ -17,6 +17,7 @@ pub mod cpu;
 pub mod cuda;
 pub(crate) mod info;
 pub(crate) mod memory;
+pub mod resources;
 mod select;
 mod stream;
 
@@ -25,6 +26,7 @@ pub use memory::{
     DeviceBuffer, DeviceRead, DeviceSlice, DeviceSliceMut, DeviceWrite, HostMut, HostRead, HostRef,
     HostWrite, PinnedBuffer, PinnedSlice, PinnedSliceMut,
 };
+pub use resources::{Resources, resources};
 pub use select::{BACKEND_ENV, BackendChoice, cuda_device_count, open_devices};
 pub use stream::{Event, Stream};
 
@@ -109,6 +111,31 @@ impl Device {
         }
     }
 
+    /// Tears down and recreates the device state after a sticky fault
+    /// ([`crate::Error::DeviceFault`]) and returns the fresh device.
+    ///
+    /// On CUDA this resets the primary context (`cuDevicePrimaryCtxReset`, what
+    /// `cudaDeviceReset` does) and reloads the kernels; every stream, event and buffer of
+    /// the old device, and every other clone of it, must be dropped first, because their
+    /// handles dangle afterwards. On the CPU backend it clears an injected fault. Fails with
+    /// [`crate::Error::DeviceLost`] when the device is gone.
+    pub fn recover(self) -> Result<Device> {
+        match self.inner {
+            DeviceImpl::Cuda(d) => {
+                let (ordinal, ptx) = (d.info.ordinal, d.ptx.clone());
+                drop(d);
+                // SAFETY: `self` was the caller's last handle on the device (documented
+                // above); dropping it released the old context's module and handles.
+                unsafe { cuda::raw::reset_primary_context(ordinal)? };
+                Device::cuda(ordinal, &ptx)
+            }
+            DeviceImpl::Cpu(ref d) => {
+                d.recover()?;
+                Ok(self)
+            }
+        }
+    }
+
     /// A new stream.
     pub fn stream(&self) -> Result<Stream> {
         Stream::new(self)
@@ -139,6 +166,11 @@ impl Device {
                 device: self.ordinal(),
                 label: label.to_owned(),
                 mem,
+                _counted: resources::Counted::new(
+                    self.backend(),
+                    resources::Counter::DeviceBytes,
+                    bytes as u64,
+                ),
             }),
             len,
             _type: PhantomData,
@@ -174,6 +206,11 @@ impl Device {
                 lock: Default::default(),
                 pending: Default::default(),
                 owner,
+                _counted: resources::Counted::new(
+                    self.backend(),
+                    resources::Counter::PinnedBytes,
+                    bytes as u64,
+                ),
             }),
             len,
             _type: PhantomData,

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use cudarc::driver::CudaEvent;
 
 use crate::backend::memory::{DevRange, HostRange, Pending};
+use crate::backend::resources::{Counted, Counter};
 use crate::backend::{Device, DeviceImpl, DeviceRead, DeviceWrite, HostRead, HostWrite, cpu, cuda};
 use crate::element::Element;
 use crate::error::{Error, Result};
@@ -24,6 +25,7 @@ pub struct Stream {
     device: Device,
     id: u64,
     inner: StreamImpl,
+    _counted: Counted,
 }
 
 #[derive(Debug)]
@@ -42,6 +44,7 @@ impl Stream {
             device: device.clone(),
             id: NEXT_STREAM_ID.fetch_add(1, Ordering::Relaxed),
             inner,
+            _counted: Counted::new(device.backend(), Counter::Streams, 1),
         })
     }
 
@@ -272,6 +275,7 @@ fn mixed(what: &str) -> Error {
 #[derive(Debug)]
 pub struct Event {
     inner: EventImpl,
+    _counted: Counted,
 }
 
 #[derive(Debug)]
@@ -286,7 +290,10 @@ impl Event {
             DeviceImpl::Cuda(d) => EventImpl::Cuda(d.new_event(timing)?),
             DeviceImpl::Cpu(d) => EventImpl::Cpu(d.new_event(timing)),
         };
-        Ok(Event { inner })
+        Ok(Event {
+            inner,
+            _counted: Counted::new(device.backend(), Counter::Events, 1),
+        })
     }
 
     /// Whether the recorded work has completed (true for a never-recorded event). A `true`

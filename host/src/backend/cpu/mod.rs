@@ -14,6 +14,7 @@
 
 mod args;
 mod exec;
+pub mod faults;
 pub mod hazard;
 mod runtime;
 pub mod timing;
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 pub use args::KernelArgs;
+pub use faults::{FaultEffect, FaultOp, FaultPlan};
 pub use hazard::Hazard;
 pub use timing::TimingModel;
 
@@ -73,6 +75,8 @@ pub struct CpuConfig {
     pub timing: Option<TimingModel>,
     /// Per-device slowdown factors on the timing model (device `i` gets entry `i`, default 1).
     pub device_slowdown: Vec<f64>,
+    /// Injected faults (see [`faults`]); empty in normal use.
+    pub faults: Vec<FaultPlan>,
 }
 
 impl Default for CpuConfig {
@@ -85,6 +89,7 @@ impl Default for CpuConfig {
             chaos: None,
             timing: None,
             device_slowdown: Vec::new(),
+            faults: Vec::new(),
         }
     }
 }
@@ -137,6 +142,11 @@ impl CpuRuntime {
     /// Names of every kernel launched on this runtime so far.
     pub fn launched_kernels(&self) -> std::collections::BTreeSet<String> {
         self.runtime.lock().launched.clone()
+    }
+
+    /// How many faults [`CpuConfig::faults`] (or a trapping kernel) injected so far.
+    pub fn injected_faults(&self) -> u64 {
+        self.runtime.faults.injected()
     }
 }
 
@@ -192,7 +202,20 @@ impl CpuDevice {
         (total.saturating_sub(used) as usize, total as usize)
     }
 
+    /// How many faults [`CpuConfig::faults`] (or a trapping kernel) injected so far.
+    pub fn injected_faults(&self) -> u64 {
+        self.runtime.faults.injected()
+    }
+
+    /// Clears a sticky fault, as recreating a CUDA context does; fails if the device is lost.
+    pub(crate) fn recover(&self) -> Result<()> {
+        self.runtime.faults.recover()
+    }
+
     pub(crate) fn alloc(&self, bytes: usize) -> Result<CpuMemory> {
+        self.runtime
+            .faults
+            .count(faults::FaultOp::DeviceAlloc, "device allocation", bytes)?;
         let total = self.info.total_memory;
         let prev = self.allocated.fetch_add(bytes as u64, Ordering::Relaxed);
         if prev + bytes as u64 > total {
@@ -215,6 +238,9 @@ impl CpuDevice {
     }
 
     pub(crate) fn alloc_host(&self, bytes: usize) -> Result<(*mut u8, CpuHostAlloc)> {
+        self.runtime
+            .faults
+            .count(faults::FaultOp::PinnedAlloc, "pinned allocation", bytes)?;
         let ptr = aligned_alloc(bytes)?;
         Ok((
             ptr,
@@ -225,6 +251,7 @@ impl CpuDevice {
     }
 
     pub(crate) fn new_stream(&self) -> Result<CpuStream> {
+        self.runtime.faults.check("creating a stream")?;
         let (slot, queue) = self.runtime.add_stream(self.info.ordinal);
         let worker = if self.runtime.is_chaos() {
             None
@@ -254,6 +281,7 @@ impl CpuDevice {
     }
 
     pub(crate) fn synchronize(&self) -> Result<()> {
+        self.runtime.faults.check("device synchronize")?;
         for slot in self.runtime.device_slots(self.info.ordinal) {
             self.runtime.sync_stream(slot)?;
         }
