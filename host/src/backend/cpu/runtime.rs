@@ -129,9 +129,9 @@ impl Runtime {
     ) -> Result<Arc<Completion>> {
         let mut work = work;
         let faulted = match &work {
-            Work::Kernel(k) if k.kernel.name() == "debug_trap" => {
-                self.faults.check("kernel debug_trap")?;
-                self.faults.trap("kernel debug_trap");
+            Work::Kernel(k) if is_armed_trap(k) => {
+                self.faults.check(gpu_kernels::entries::DEBUG_TRAP)?;
+                self.faults.trap(gpu_kernels::entries::DEBUG_TRAP);
                 true
             }
             Work::Kernel(k) => self.faults.count(FaultOp::Kernel, k.kernel.name(), 0)?,
@@ -404,6 +404,14 @@ fn accesses(work: &Work) -> Vec<AccessRecord> {
             .collect(),
         Work::HostFn(_) | Work::Record | Work::Wait(_) => Vec::new(),
     }
+}
+
+/// An armed launch of the trap kernel (its one scalar is non-zero).
+fn is_armed_trap(k: &crate::launch::KernelLaunch) -> bool {
+    k.kernel.name() == gpu_kernels::entries::DEBUG_TRAP
+        && k.args.iter().any(|a| {
+            matches!(a, crate::launch::KernelArg::Scalar(s) if s.bytes().iter().any(|&b| b != 0))
+        })
 }
 
 fn splitmix(mut x: u64) -> u64 {

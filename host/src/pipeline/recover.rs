@@ -1,0 +1,222 @@
+//! Runs that survive device trouble: [`run_resilient`] wraps the producer–consumer mode
+//! ([`Pipeline::run_streaming`]) and reacts to what goes wrong mid-run.
+//!
+//! - **Out of memory** ([`Error::OutOfMemory`]): halve the chunk size and go on, saying so
+//!   through [`Resilience::notify`], down to [`Resilience::min_chunk_elems`].
+//! - **Sticky fault** ([`Error::DeviceFault`]: a trap, an illegal address): drop every
+//!   stream, event and buffer, recreate the device ([`Device::recover`]) and retry the
+//!   affected chunk once; a second fault on the same chunk fails the job naming the chunk's
+//!   index and byte range.
+//! - **Device lost**, cancellation and every other error: stop and report it.
+//!
+//! A retry continues after the last chunk whose result was delivered when the kernel's
+//! chunks are independent (elementwise: no halo, no carried value, results streamed back);
+//! otherwise (scans, stencils, reductions) it starts the run over, and `consume` sees those
+//! chunks again with the same results, so writing them into place is idempotent. Output is
+//! never silently wrong: a fault that is not recovered is an error.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::backend::Device;
+use crate::element::Element;
+use crate::error::{Error, Result};
+use crate::pipeline::kernel::{ChunkKernel, ChunkOutput};
+use crate::pipeline::{Pipeline, PipelineConfig, RunStats};
+
+/// How [`run_resilient`] reacts and reports.
+#[derive(Clone, Copy)]
+pub struct Resilience<'a> {
+    /// Checked before every chunk is produced; once set the run stops with
+    /// [`Error::Cancelled`] after the chunks already in flight drain.
+    pub cancel: Option<&'a AtomicBool>,
+    /// Told, in words, about every recovery (a shrunk chunk size, a recreated device).
+    pub notify: &'a (dyn Fn(&str) + Sync),
+    /// The smallest chunk an out-of-memory retry may shrink to (elements).
+    pub min_chunk_elems: usize,
+    /// Recoveries allowed in one run before giving up (a guard against endless retries).
+    pub max_recoveries: usize,
+}
+
+impl std::fmt::Debug for Resilience<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resilience")
+            .field("cancel", &self.cancel.map(|c| c.load(Ordering::Relaxed)))
+            .field("min_chunk_elems", &self.min_chunk_elems)
+            .field("max_recoveries", &self.max_recoveries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Resilience<'_> {
+    fn default() -> Self {
+        Resilience {
+            cancel: None,
+            notify: &|message| tracing::warn!("{message}"),
+            min_chunk_elems: 1 << 10,
+            max_recoveries: 16,
+        }
+    }
+}
+
+/// A finished resilient run.
+#[derive(Debug)]
+pub struct Resilient<O> {
+    /// The kernel's output (of the last attempt, which covered every chunk it had to).
+    pub output: O,
+    /// Statistics of the last attempt; `config` is the configuration that finished.
+    pub stats: RunStats,
+    /// The device, recreated if a fault forced it.
+    pub device: Device,
+    /// Every recovery, in words, in order.
+    pub recoveries: Vec<String>,
+}
+
+/// Runs `kernel` over `len` elements in producer–consumer mode (as
+/// [`Pipeline::run_streaming`]), recovering from running out of memory and from sticky
+/// faults as the module docs describe. Takes the device by value because recreating it
+/// requires that no other handle on the old one is alive; the device in use at the end is
+/// returned with the result.
+#[allow(clippy::too_many_arguments)]
+pub fn run_resilient<T, K, P, C>(
+    device: Device,
+    config: PipelineConfig,
+    kernel: &K,
+    len: usize,
+    resilience: Resilience<'_>,
+    mut produce: P,
+    mut consume: C,
+) -> Result<Resilient<K::Output>>
+where
+    T: Element,
+    K: ChunkKernel<T>,
+    P: FnMut(Range<usize>, &mut [T]) -> Result<()> + Send,
+    C: FnMut(Range<usize>, &[T]) -> Result<()> + Send,
+{
+    let resumable = kernel.output() != ChunkOutput::Accumulated
+        && !kernel.ordered()
+        && kernel.halo() == 0
+        && kernel.granule() == 1;
+    let mut device = Some(device);
+    let mut config = config;
+    let mut start = 0usize;
+    let mut recoveries = Vec::new();
+    let mut retried_chunks: Vec<usize> = Vec::new();
+    loop {
+        if resilience.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(Error::Cancelled);
+        }
+        let dev = device.take().expect("a device is held between attempts");
+        let delivered = AtomicUsize::new(start);
+        let attempt = attempt(
+            &dev,
+            config,
+            kernel,
+            start..len,
+            &resilience,
+            &delivered,
+            &mut produce,
+            &mut consume,
+        );
+        let err = match attempt {
+            Ok((output, stats)) => {
+                return Ok(Resilient {
+                    output,
+                    stats,
+                    device: dev,
+                    recoveries,
+                });
+            }
+            Err(err) => err,
+        };
+        if recoveries.len() >= resilience.max_recoveries {
+            return Err(err);
+        }
+        let delivered = delivered.load(Ordering::Relaxed);
+        match err {
+            Error::OutOfMemory { kind, bytes } => {
+                let smaller = config.chunk_elems / 2;
+                if smaller < resilience.min_chunk_elems.max(1) {
+                    return Err(Error::OutOfMemory { kind, bytes });
+                }
+                let message = format!(
+                    "out of {kind} memory allocating {bytes} bytes with {}-element chunks; retrying with {smaller}-element chunks",
+                    config.chunk_elems
+                );
+                (resilience.notify)(&message);
+                recoveries.push(message);
+                config.chunk_elems = smaller;
+                device = Some(dev);
+            }
+            Error::DeviceFault { operation, message } => {
+                let elems = config.chunk_elems.max(1);
+                let first = delivered.min(len.saturating_sub(1));
+                let index = first / elems;
+                let range = first..(first + elems).min(len);
+                let bytes = range.start * size_of::<T>()..range.end * size_of::<T>();
+                if retried_chunks.contains(&range.start) {
+                    return Err(Error::DeviceFault {
+                        operation: format!(
+                            "chunk {index} (elements {range:?}, bytes {bytes:?}) after one retry; {operation}"
+                        ),
+                        message,
+                    });
+                }
+                retried_chunks.push(range.start);
+                let recovered = dev.recover()?;
+                let note = format!(
+                    "device fault in {operation} ({message}) at chunk {index} (elements {range:?}, bytes {bytes:?}); recreated the device and retrying from {}",
+                    if resumable {
+                        format!("element {delivered}")
+                    } else {
+                        "the start".to_owned()
+                    }
+                );
+                (resilience.notify)(&note);
+                recoveries.push(note);
+                device = Some(recovered);
+                start = if resumable { delivered } else { 0 };
+            }
+            other => return Err(other),
+        }
+    }
+}
+
+/// One attempt over `range` of the input, offsetting the ranges the pipeline hands out.
+/// `delivered` advances past every chunk `consume` accepted.
+#[allow(clippy::too_many_arguments)]
+fn attempt<T, K, P, C>(
+    device: &Device,
+    config: PipelineConfig,
+    kernel: &K,
+    range: Range<usize>,
+    resilience: &Resilience<'_>,
+    delivered: &AtomicUsize,
+    produce: &mut P,
+    consume: &mut C,
+) -> Result<(K::Output, RunStats)>
+where
+    T: Element,
+    K: ChunkKernel<T>,
+    P: FnMut(Range<usize>, &mut [T]) -> Result<()> + Send,
+    C: FnMut(Range<usize>, &[T]) -> Result<()> + Send,
+{
+    let offset = range.start;
+    let mut pipeline = Pipeline::new(device, config)?;
+    pipeline.run_streaming(
+        kernel,
+        range.len(),
+        |r: Range<usize>, buf: &mut [T]| {
+            if resilience.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return Err(Error::Cancelled);
+            }
+            produce(r.start + offset..r.end + offset, buf)
+        },
+        |r: Range<usize>, buf: &[T]| {
+            let end = r.end + offset;
+            consume(r.start + offset..end, buf)?;
+            delivered.fetch_max(end, Ordering::Relaxed);
+            Ok(())
+        },
+    )
+}
