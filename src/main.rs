@@ -93,6 +93,7 @@ fn run_options(r: &RunArgs) -> cli::run::RunOptions {
 fn main() -> ExitCode {
     let args = Args::parse();
     cli::init_logging(args.verbose);
+    cli::cancel::install();
     let result = args.backend.parse().and_then(|backend| match args.command {
         Some(Command::Devices) => cli::devices::run(backend),
         Some(Command::Process(p)) => cli::process::parse_op(&p.op).and_then(|op| {

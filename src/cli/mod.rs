@@ -1,6 +1,7 @@
 //! What the `riptide` binary does, one module per subcommand, kept in the library so tests
 //! can drive it without spawning processes.
 
+pub mod cancel;
 pub mod devices;
 pub mod npy;
 pub mod process;

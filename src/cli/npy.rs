@@ -221,6 +221,7 @@ impl NpyOutput {
             .create_new(true)
             .open(&tmp)
             .map_err(|e| file_error(path, format!("cannot create the output: {e}")))?;
+        crate::cli::cancel::register_temp(&tmp);
         let mut out = NpyOutput {
             tmp,
             path: path.to_owned(),
@@ -287,6 +288,7 @@ impl NpyOutput {
             )
         })?;
         self.committed = true;
+        crate::cli::cancel::unregister_temp(&self.tmp);
         Ok(())
     }
 }
@@ -296,6 +298,7 @@ impl Drop for NpyOutput {
         if !self.committed {
             self.map = None;
             let _ = fs::remove_file(&self.tmp);
+            crate::cli::cancel::unregister_temp(&self.tmp);
         }
     }
 }

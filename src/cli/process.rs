@@ -15,13 +15,16 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use riptide_host::backend::cpu::CpuConfig;
+use riptide_host::backend::cpu::faults::{FAULTS_ENV, parse_plans};
 use riptide_host::kernels::{MapChain, ScanKind};
+use riptide_host::pipeline::recover::{Resilience, run_resilient};
 use riptide_host::pipeline::workloads::{
     Binning, Elementwise, Extremum, Histogram, MapStep, Scan, Stencil, Sum,
 };
-use riptide_host::pipeline::{ChunkKernel, Pipeline, PipelineConfig, RunStats, tune};
+use riptide_host::pipeline::{ChunkKernel, PipelineConfig, RunStats, tune};
 use riptide_host::{BackendChoice, Device, Element, Error, Result, backend};
 
+use crate::cli::cancel;
 use crate::cli::npy::{Dtype, NpyInput, NpyOutput};
 
 /// A parsed `--op`.
@@ -195,8 +198,14 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
         ));
     }
     let input = NpyInput::open(&o.input)?;
-    let (devices, fallback) =
-        backend::open_devices(choice, Some(&[0]), crate::PTX, &CpuConfig::default())?;
+    let cpu_config = CpuConfig {
+        faults: match std::env::var(FAULTS_ENV) {
+            Ok(text) => parse_plans(&text)?,
+            Err(_) => Vec::new(),
+        },
+        ..CpuConfig::default()
+    };
+    let (devices, fallback) = backend::open_devices(choice, Some(&[0]), crate::PTX, &cpu_config)?;
     let dev = devices
         .into_iter()
         .next()
@@ -204,19 +213,20 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
     if let Some(reason) = fallback {
         eprintln!("no CUDA device ({reason}); running on the cpu backend");
     }
+    let device_name = dev.info().name.clone();
     let start = Instant::now();
     let (stats, summary) = match (&o.op, input.dtype) {
         (Op::Map(steps), Dtype::F32) => {
-            stream_to_file(&dev, o, &input, &Elementwise(steps.clone()), &input.shape)?
+            stream_to_file(dev, o, &input, &Elementwise(steps.clone()), &input.shape)?
         }
         (Op::Scan(kind), Dtype::F32) => {
-            stream_to_file::<f32, _>(&dev, o, &input, &Scan { kind: *kind }, &input.shape)?
+            stream_to_file::<f32, _>(dev, o, &input, &Scan { kind: *kind }, &input.shape)?
         }
         (Op::Scan(kind), Dtype::U32) => {
-            stream_to_file::<u32, _>(&dev, o, &input, &Scan { kind: *kind }, &input.shape)?
+            stream_to_file::<u32, _>(dev, o, &input, &Scan { kind: *kind }, &input.shape)?
         }
         (Op::Scan(kind), Dtype::I32) => {
-            stream_to_file::<i32, _>(&dev, o, &input, &Scan { kind: *kind }, &input.shape)?
+            stream_to_file::<i32, _>(dev, o, &input, &Scan { kind: *kind }, &input.shape)?
         }
         (Op::Stencil, Dtype::F32) => {
             let [_, cols] = input.shape[..] else {
@@ -226,25 +236,25 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
                     input.shape
                 )));
             };
-            stream_to_file(&dev, o, &input, &Stencil { cols }, &input.shape)?
+            stream_to_file(dev, o, &input, &Stencil { cols }, &input.shape)?
         }
-        (Op::Sum, Dtype::F32) => reduce_to_file::<f32, _>(&dev, o, &input, &Sum, Dtype::F32)?,
-        (Op::Sum, Dtype::U32) => reduce_to_file::<u32, _>(&dev, o, &input, &Sum, Dtype::U64)?,
-        (Op::Sum, Dtype::I32) => reduce_to_file::<i32, _>(&dev, o, &input, &Sum, Dtype::I64)?,
+        (Op::Sum, Dtype::F32) => reduce_to_file::<f32, _>(dev, o, &input, &Sum, Dtype::F32)?,
+        (Op::Sum, Dtype::U32) => reduce_to_file::<u32, _>(dev, o, &input, &Sum, Dtype::U64)?,
+        (Op::Sum, Dtype::I32) => reduce_to_file::<i32, _>(dev, o, &input, &Sum, Dtype::I64)?,
         (Op::Extremum(max), Dtype::F32) => {
-            reduce_to_file::<f32, _>(&dev, o, &input, &Extremum { max: *max }, Dtype::F32)?
+            reduce_to_file::<f32, _>(dev, o, &input, &Extremum { max: *max }, Dtype::F32)?
         }
         (Op::Extremum(max), Dtype::U32) => {
-            reduce_to_file::<u32, _>(&dev, o, &input, &Extremum { max: *max }, Dtype::U32)?
+            reduce_to_file::<u32, _>(dev, o, &input, &Extremum { max: *max }, Dtype::U32)?
         }
         (Op::Extremum(max), Dtype::I32) => {
-            reduce_to_file::<i32, _>(&dev, o, &input, &Extremum { max: *max }, Dtype::I32)?
+            reduce_to_file::<i32, _>(dev, o, &input, &Extremum { max: *max }, Dtype::I32)?
         }
         (Op::Histogram { bins, binning }, Dtype::U32) => {
-            histogram_to_file::<u32>(&dev, o, &input, *bins, *binning)?
+            histogram_to_file::<u32>(dev, o, &input, *bins, *binning)?
         }
         (Op::Histogram { bins, binning }, Dtype::F32) => {
-            histogram_to_file::<f32>(&dev, o, &input, *bins, *binning)?
+            histogram_to_file::<f32>(dev, o, &input, *bins, *binning)?
         }
         (op, dtype) => {
             return Err(Error::InvalidArgument(format!(
@@ -260,7 +270,7 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
         o.input.display(),
         input.len,
         input.dtype,
-        dev.info().name,
+        device_name,
         secs,
         bytes / secs / 1e6,
         stats.device_ms,
@@ -290,39 +300,74 @@ fn config_for<T: Element, K: ChunkKernel<T>>(
     kernel: &K,
     len: usize,
 ) -> Result<PipelineConfig> {
-    match o.config {
-        Some(c) => Ok(c),
-        None => Ok(tune::tune(dev, kernel, len.clamp(1, 64 << 20), true)?.best),
+    let config = match o.config {
+        Some(c) => c,
+        None => tune::tune(dev, kernel, len.clamp(1, 64 << 20), true)?.best,
+    };
+    let chunk_bytes = (config.chunk_elems as u64).saturating_mul(size_of::<T>() as u64);
+    let total = dev.info().total_memory;
+    if chunk_bytes > total {
+        return Err(Error::LimitExceeded {
+            what: format!(
+                "--chunk: bytes per chunk on {} (the device's memory)",
+                dev.info().name
+            ),
+            requested: chunk_bytes,
+            max: total,
+        });
     }
+    Ok(config)
+}
+
+/// Streams `input` through `kernel` with recovery (out of memory: smaller chunks; a sticky
+/// fault: recreate the device, retry the chunk once) and Ctrl-C checked before every chunk;
+/// `consume` receives every streamed result.
+fn stream_resilient<T: Element, K: ChunkKernel<T>>(
+    dev: Device,
+    o: &ProcessOptions,
+    input: &NpyInput,
+    kernel: &K,
+    consume: impl FnMut(std::ops::Range<usize>, &[T]) -> Result<()> + Send,
+) -> Result<(K::Output, RunStats)> {
+    let data = input.data::<T>()?;
+    let config = config_for(&dev, o, kernel, input.len)?;
+    let notify = |message: &str| eprintln!("riptide: {message}");
+    let resilience = Resilience {
+        cancel: Some(cancel::flag()),
+        notify: &notify,
+        ..Resilience::default()
+    };
+    let done = run_resilient(
+        dev,
+        config,
+        kernel,
+        input.len,
+        resilience,
+        |range, buf| {
+            buf.copy_from_slice(&data[range]);
+            Ok(())
+        },
+        consume,
+    )?;
+    Ok((done.output, done.stats))
 }
 
 fn stream_to_file<T: Element, K: ChunkKernel<T>>(
-    dev: &Device,
+    dev: Device,
     o: &ProcessOptions,
     input: &NpyInput,
     kernel: &K,
     shape: &[usize],
 ) -> Result<(RunStats, String)> {
-    let data = input.data::<T>()?;
     let mut out = NpyOutput::create(&o.output, input.dtype, shape)?;
-    let config = config_for(dev, o, kernel, input.len)?;
-    let mut pipeline = Pipeline::new(dev, config)?;
     let bar = progress(input.len);
     let (_, stats) = {
         let dst = out.data_mut::<T>()?;
-        pipeline.run_streaming(
-            kernel,
-            input.len,
-            |range, buf| {
-                buf.copy_from_slice(&data[range]);
-                Ok(())
-            },
-            |range, buf| {
-                bar.inc(range.len() as u64);
-                dst[range].copy_from_slice(buf);
-                Ok(())
-            },
-        )?
+        stream_resilient(dev, o, input, kernel, |range, buf| {
+            bar.inc(range.len() as u64);
+            dst[range].copy_from_slice(buf);
+            Ok(())
+        })?
     };
     bar.finish_and_clear();
     out.commit()?;
@@ -330,7 +375,7 @@ fn stream_to_file<T: Element, K: ChunkKernel<T>>(
 }
 
 fn reduce_to_file<T: Element, K: ChunkKernel<T>>(
-    dev: &Device,
+    dev: Device,
     o: &ProcessOptions,
     input: &NpyInput,
     kernel: &K,
@@ -339,19 +384,8 @@ fn reduce_to_file<T: Element, K: ChunkKernel<T>>(
 where
     K::Output: Element + std::fmt::Display,
 {
-    let data = input.data::<T>()?;
     let mut out = NpyOutput::create(&o.output, out_dtype, &[1])?;
-    let config = config_for(dev, o, kernel, input.len)?;
-    let mut pipeline = Pipeline::new(dev, config)?;
-    let (value, stats) = pipeline.run_streaming(
-        kernel,
-        input.len,
-        |range, buf| {
-            buf.copy_from_slice(&data[range]);
-            Ok(())
-        },
-        |_, _| Ok(()),
-    )?;
+    let (value, stats) = stream_resilient(dev, o, input, kernel, |_, _| Ok(()))?;
     out.data_mut::<K::Output>()?[0] = value;
     out.commit()?;
     Ok((
@@ -365,26 +399,15 @@ where
 }
 
 fn histogram_to_file<T: riptide_host::pipeline::workloads::HistogramElement>(
-    dev: &Device,
+    dev: Device,
     o: &ProcessOptions,
     input: &NpyInput,
     bins: usize,
     binning: Binning,
 ) -> Result<(RunStats, String)> {
     let kernel = Histogram { bins, binning };
-    let data = input.data::<T>()?;
     let mut out = NpyOutput::create(&o.output, Dtype::U32, &[bins])?;
-    let config = config_for::<T, _>(dev, o, &kernel, input.len)?;
-    let mut pipeline = Pipeline::new(dev, config)?;
-    let (counts, stats) = pipeline.run_streaming(
-        &kernel,
-        input.len,
-        |range, buf| {
-            buf.copy_from_slice(&data[range]);
-            Ok(())
-        },
-        |_, _| Ok(()),
-    )?;
+    let (counts, stats) = stream_resilient::<T, _>(dev, o, input, &kernel, |_, _| Ok(()))?;
     out.data_mut::<u32>()?.copy_from_slice(&counts);
     out.commit()?;
     let counted: u64 = counts.iter().map(|&c| c as u64).sum();

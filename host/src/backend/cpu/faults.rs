@@ -89,6 +89,65 @@ impl FaultPlan {
     }
 }
 
+impl std::str::FromStr for FaultPlan {
+    type Err = Error;
+
+    /// Parses `op:nth[:times]:effect`, e.g. `kernel:3:fault`, `device-alloc:1:2:oom`;
+    /// ops `device-alloc`, `pinned-alloc`, `kernel`, `h2d`, `d2h`; effects `oom`, `fault`,
+    /// `lost`.
+    fn from_str(text: &str) -> Result<FaultPlan> {
+        let bad = |why: &str| {
+            Error::InvalidArgument(format!(
+                "fault plan {text:?}: {why} (expected op:nth[:times]:effect, e.g. kernel:3:fault)"
+            ))
+        };
+        let parts: Vec<&str> = text.trim().split(':').collect();
+        let (op, nth, times, effect) = match parts[..] {
+            [op, nth, effect] => (op, nth, "1", effect),
+            [op, nth, times, effect] => (op, nth, times, effect),
+            _ => return Err(bad("wrong number of fields")),
+        };
+        let op = match op {
+            "device-alloc" => FaultOp::DeviceAlloc,
+            "pinned-alloc" => FaultOp::PinnedAlloc,
+            "kernel" => FaultOp::Kernel,
+            "h2d" => FaultOp::CopyH2d,
+            "d2h" => FaultOp::CopyD2h,
+            _ => return Err(bad("unknown op")),
+        };
+        let effect = match effect {
+            "oom" => FaultEffect::OutOfMemory,
+            "fault" => FaultEffect::DeviceFault,
+            "lost" => FaultEffect::DeviceLost,
+            _ => return Err(bad("unknown effect")),
+        };
+        let nth: u64 = nth.parse().map_err(|_| bad("nth is not a number"))?;
+        let times: u64 = times.parse().map_err(|_| bad("times is not a number"))?;
+        if nth == 0 || times == 0 {
+            return Err(bad("nth and times count from 1"));
+        }
+        Ok(FaultPlan {
+            op,
+            nth,
+            times,
+            effect,
+        })
+    }
+}
+
+/// The environment variable `riptide` reads fault plans from on the cpu backend: plans
+/// separated by commas, e.g. `RIPTIDE_CPU_FAULTS=device-alloc:1:oom,kernel:5:fault`.
+pub const FAULTS_ENV: &str = "RIPTIDE_CPU_FAULTS";
+
+/// Parses a comma-separated list of fault plans (see [`FAULTS_ENV`]).
+pub fn parse_plans(text: &str) -> Result<Vec<FaultPlan>> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::parse)
+        .collect()
+}
+
 #[derive(Debug, Default)]
 struct FaultState {
     counts: [u64; FaultOp::ALL.len()],
