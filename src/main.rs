@@ -101,13 +101,7 @@ fn main() -> ExitCode {
                 op,
                 input: p.input.clone(),
                 output: p.output.clone(),
-                config: p.chunk.map(|c| {
-                    riptide::host::pipeline::PipelineConfig::new(
-                        (c / 4).max(1) as usize,
-                        p.streams,
-                        p.depth,
-                    )
-                }),
+                config: cli::plan::config_from_args(p.chunk, p.streams, p.depth)?,
                 force: p.force,
             };
             cli::process::run(backend, &options)

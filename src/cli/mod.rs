@@ -3,7 +3,9 @@
 
 pub mod cancel;
 pub mod devices;
+pub mod fuzzing;
 pub mod npy;
+pub mod plan;
 pub mod process;
 pub mod run;
 
