@@ -335,3 +335,32 @@ fn a_trap_mid_run_is_retried_on_a_recreated_context_gpu() {
         .count();
     assert_eq!(bad, 0);
 }
+
+#[test]
+fn slots_that_do_not_fit_free_memory_shrink_the_chunk() {
+    let x = input();
+    // 40 KiB of device memory: 4 slots of 4096 f32 (64 KiB) do not fit, of 2048 (32 KiB) do.
+    let dev = Device::cpu(CpuConfig {
+        memory_bytes: 40 << 10,
+        ..CpuConfig::default()
+    });
+    let (result, got, notes) = run(dev, &compute(), &x, None);
+    let done = result.expect("recovers");
+    assert_eq!(done.stats.config.chunk_elems, CHUNK / 2);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(mismatches(&got, &expected_compute(&x)), 0);
+}
+
+#[test]
+fn invalid_device_ids_are_refused_by_name() {
+    use riptide::host::backend::{BackendChoice, open_devices};
+    let err = open_devices(
+        BackendChoice::Cpu,
+        Some(&[0, 7]),
+        riptide::PTX,
+        &CpuConfig::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("device 7 does not exist"), "{err}");
+    assert_eq!(riptide::cli::exit_code(&err), 2);
+}

@@ -133,6 +133,17 @@ where
             return Err(err);
         }
         let delivered = delivered.load(Ordering::Relaxed);
+        // The pipeline refuses up front when its slots would not fit the free memory (the
+        // run's own check in `Run::prepare`): the same condition as a failed allocation.
+        let err = match err {
+            Error::LimitExceeded {
+                what, requested, ..
+            } if what.contains("device memory") => Error::OutOfMemory {
+                kind: "device",
+                bytes: requested as usize,
+            },
+            other => other,
+        };
         match err {
             Error::OutOfMemory { kind, bytes } => {
                 let smaller = config.chunk_elems / 2;
