@@ -213,6 +213,13 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
     if let Some(reason) = fallback {
         eprintln!("no CUDA device ({reason}); running on the cpu backend");
     }
+    if input.len == 0 && matches!(o.op, Op::Extremum(_)) {
+        return Err(Error::InvalidArgument(format!(
+            "the minimum or maximum of an empty array is undefined ({} has shape {:?})",
+            o.input.display(),
+            input.shape
+        )));
+    }
     let device_name = dev.info().name.clone();
     let start = Instant::now();
     let (stats, summary) = match (&o.op, input.dtype) {
@@ -236,6 +243,13 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
                     input.shape
                 )));
             };
+            if cols == 0 {
+                return Err(Error::InvalidArgument(format!(
+                    "stencil needs at least one column; {} has shape {:?}",
+                    o.input.display(),
+                    input.shape
+                )));
+            }
             stream_to_file(dev, o, &input, &Stencil { cols }, &input.shape)?
         }
         (Op::Sum, Dtype::F32) => reduce_to_file::<f32, _>(dev, o, &input, &Sum, Dtype::F32)?,

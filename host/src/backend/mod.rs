@@ -114,11 +114,13 @@ impl Device {
     /// Tears down and recreates the device state after a sticky fault
     /// ([`crate::Error::DeviceFault`]) and returns the fresh device.
     ///
-    /// On CUDA this resets the primary context (`cuDevicePrimaryCtxReset`, what
-    /// `cudaDeviceReset` does) and reloads the kernels; every stream, event and buffer of
-    /// the old device, and every other clone of it, must be dropped first, because their
-    /// handles dangle afterwards. On the CPU backend it clears an injected fault. Fails with
-    /// [`crate::Error::DeviceLost`] when the device is gone.
+    /// On CUDA this releases the poisoned primary context — dropping the last handle
+    /// destroys it; if anything else still retains it, `cuDevicePrimaryCtxReset` (what
+    /// `cudaDeviceReset` does) destroys its state — and retains a fresh one and reloads the
+    /// kernels. Every stream, event and buffer of the old device, and every other clone of
+    /// it, must be dropped first, because their handles dangle afterwards. On the CPU
+    /// backend it clears an injected fault. Fails with [`crate::Error::DeviceLost`] when
+    /// the device is gone.
     pub fn recover(self) -> Result<Device> {
         match self.inner {
             DeviceImpl::Cuda(d) => {
@@ -126,7 +128,15 @@ impl Device {
                 drop(d);
                 // SAFETY: `self` was the caller's last handle on the device (documented
                 // above); dropping it released the old context's module and handles.
-                unsafe { cuda::raw::reset_primary_context(ordinal)? };
+                let reset = unsafe { cuda::raw::renew_primary_context(ordinal)? };
+                tracing::info!(
+                    "device {ordinal}: recreating the context{}",
+                    if reset {
+                        " (primary context reset)"
+                    } else {
+                        ""
+                    }
+                );
                 Device::cuda(ordinal, &ptx)
             }
             DeviceImpl::Cpu(ref d) => {

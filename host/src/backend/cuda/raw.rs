@@ -77,20 +77,31 @@ pub(crate) fn probe_device_count() -> std::result::Result<usize, String> {
     Ok(count as usize)
 }
 
-/// Destroys every allocation and all state of device `ordinal`'s primary context, the way
-/// out of a sticky error (a trap or illegal address poisons the context for good). The next
-/// `cuDevicePrimaryCtxRetain` gets a fresh context.
+/// Makes sure the next `cuDevicePrimaryCtxRetain` on device `ordinal` gets a fresh context,
+/// the way out of a sticky error (a trap or illegal address poisons a context for good).
+/// If dropping riptide's handles released the primary context entirely (it is inactive),
+/// nothing more is needed; if something still retains it, `cuDevicePrimaryCtxReset` (what
+/// `cudaDeviceReset` does) destroys its allocations and state. Returns whether it reset.
 ///
 /// # Safety
 /// Every stream, event, module and allocation made in the old context must already be
-/// dropped: their handles dangle after the reset, and the driver may reuse their values.
-pub(crate) unsafe fn reset_primary_context(ordinal: usize) -> Result<()> {
+/// dropped: their handles dangle after a reset, and the driver may reuse their values.
+pub(crate) unsafe fn renew_primary_context(ordinal: usize) -> Result<bool> {
     let device = result::device::get(ordinal as i32).map_err(|e| driver_error("cuDeviceGet", e))?;
+    let (mut flags, mut active) = (0u32, 0i32);
+    // SAFETY: `device` is a valid device handle; both out-pointers are live locals.
+    unsafe { sys::cuDevicePrimaryCtxGetState(device, &mut flags, &mut active) }
+        .result()
+        .map_err(|e| driver_error("cuDevicePrimaryCtxGetState", e))?;
+    if active == 0 {
+        return Ok(false);
+    }
     // SAFETY: `device` is a valid device handle; the caller guarantees nothing of the old
     // context is still in use.
     unsafe { sys::cuDevicePrimaryCtxReset_v2(device) }
         .result()
-        .map_err(|e| driver_error("cuDevicePrimaryCtxReset", e))
+        .map_err(|e| driver_error("cuDevicePrimaryCtxReset", e))?;
+    Ok(true)
 }
 
 fn describe(err: &DriverError) -> String {
