@@ -287,7 +287,19 @@ fn empty_arrays_give_identities_or_a_clear_error() {
         assert!(err.to_string().contains(expect), "{op}: {err}");
         assert_eq!(riptide::cli::exit_code(&err), 2, "{op}");
     }
-    let mut left = dir.leftovers(&["e.npy", "c.npy", "sum.npy", "scan.npy"]);
+    // Outputs whose size overflows are refused, not a panic.
+    let four = dir.file("four.npy", &npy_bytes("<f4", false, "(4,)", &[0; 16]));
+    let err = run(
+        BackendChoice::Cpu,
+        &options(
+            "histogram:bins=18446744073709551615,lo=0,hi=1",
+            &four,
+            &dir.0.join("out.npy"),
+        ),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("too large"), "{err}");
+    let mut left = dir.leftovers(&["e.npy", "c.npy", "sum.npy", "scan.npy", "four.npy"]);
     left.sort();
     assert_eq!(
         left,

@@ -320,8 +320,17 @@ impl NpyOutput {
             .map_err(|e| file_error(path, format!("writing the header: {e}")))?;
         file.flush().map_err(|e| file_error(path, e))?;
         out.offset = file.metadata().map_err(|e| file_error(path, e))?.len() as usize;
-        out.len = shape.iter().product();
-        let total = out.offset + out.len * dtype.size();
+        let too_large = || file_error(path, format!("an output of shape {shape:?} is too large"));
+        out.len = shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(too_large)?;
+        let total = out
+            .len
+            .checked_mul(dtype.size())
+            .and_then(|b| b.checked_add(out.offset))
+            .and_then(|b| isize::try_from(b).ok())
+            .ok_or_else(too_large)?;
         file.set_len(total as u64)
             .map_err(|e| file_error(path, format!("cannot size the output: {e}")))?;
         if out.len > 0 {

@@ -69,8 +69,8 @@ pub fn plan_from_args(
         .parse()
         .map_err(|_| bad("streams", streams))?;
     let depth: usize = depth.trim().parse().map_err(|_| bad("depth", depth))?;
-    let config =
-        config_from_args(Some(chunk_bytes), streams, depth)?.expect("a chunk size was given");
+    let config = config_from_args(Some(chunk_bytes), streams, depth)?
+        .ok_or_else(|| Error::InvalidArgument("--chunk: no size given".into()))?;
     let halo = if op == Op::Stencil { granule } else { 0 };
     let chunks = plan::chunks(len, config.chunk_elems, granule, halo)?;
     Ok(ExecutionPlan { op, config, chunks })
