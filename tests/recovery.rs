@@ -358,3 +358,32 @@ fn invalid_device_ids_are_refused_by_name() {
     assert!(err.to_string().contains("device 7 does not exist"), "{err}");
     assert_eq!(riptide::cli::exit_code(&err), 2);
 }
+
+#[test]
+fn a_fault_in_a_reduction_is_blamed_on_the_chunks_in_flight_not_the_first() {
+    // 100 chunks; every kernel from the 60th on faults. A reduction streams nothing back,
+    // so the blame is the window of chunks that can be in flight behind the producer
+    // (3 × 4 slots = 12 chunks), which must lie well past chunk 0.
+    let x: Vec<u32> = (0..100 * CHUNK as u32).collect();
+    let dev = faulty(vec![FaultPlan {
+        op: FaultOp::Kernel,
+        nth: 60,
+        times: u64::MAX / 2,
+        effect: FaultEffect::DeviceFault,
+    }]);
+    let (result, _, notes) = run(dev, &Sum, &x, None);
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::DeviceFault { .. }), "{err}");
+    assert!(err.to_string().contains("chunks in flight"), "{err}");
+    eprintln!("{notes:?}\n{err}");
+    let first_blamed: usize = notes[0]
+        .split("at chunk ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no chunk index in {notes:?}"));
+    assert!(
+        (40..60).contains(&first_blamed),
+        "blamed chunk {first_blamed}: {notes:?}"
+    );
+}

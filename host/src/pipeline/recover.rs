@@ -93,10 +93,8 @@ where
     P: FnMut(Range<usize>, &mut [T]) -> Result<()> + Send,
     C: FnMut(Range<usize>, &[T]) -> Result<()> + Send,
 {
-    let resumable = kernel.output() != ChunkOutput::Accumulated
-        && !kernel.ordered()
-        && kernel.halo() == 0
-        && kernel.granule() == 1;
+    let streamed = kernel.output() != ChunkOutput::Accumulated;
+    let resumable = streamed && !kernel.ordered() && kernel.halo() == 0 && kernel.granule() == 1;
     let mut device = Some(device);
     let mut config = config;
     let mut start = 0usize;
@@ -107,14 +105,17 @@ where
             return Err(Error::Cancelled);
         }
         let dev = device.take().expect("a device is held between attempts");
-        let delivered = AtomicUsize::new(start);
+        let progress = Progress {
+            delivered: AtomicUsize::new(start),
+            produced: AtomicUsize::new(start),
+        };
         let attempt = attempt(
             &dev,
             config,
             kernel,
             start..len,
             &resilience,
-            &delivered,
+            &progress,
             &mut produce,
             &mut consume,
         );
@@ -132,7 +133,8 @@ where
         if recoveries.len() >= resilience.max_recoveries {
             return Err(err);
         }
-        let delivered = delivered.load(Ordering::Relaxed);
+        let delivered = progress.delivered.load(Ordering::Relaxed);
+        let produced = progress.produced.load(Ordering::Relaxed);
         // The pipeline refuses up front when its slots would not fit the free memory (the
         // run's own check in `Run::prepare`): the same condition as a failed allocation.
         let err = match err {
@@ -161,14 +163,18 @@ where
             }
             Error::DeviceFault { operation, message } => {
                 let elems = config.chunk_elems.max(1);
-                let first = delivered.min(len.saturating_sub(1));
-                let index = first / elems;
-                let range = first..(first + elems).min(len);
+                let range = suspect(streamed, start, delivered, produced, elems, config, len);
+                let index = range.start / elems;
                 let bytes = range.start * size_of::<T>()..range.end * size_of::<T>();
                 if retried_chunks.contains(&range.start) {
                     return Err(Error::DeviceFault {
                         operation: format!(
-                            "chunk {index} (elements {range:?}, bytes {bytes:?}) after one retry; {operation}"
+                            "chunk {index} (elements {range:?}, bytes {bytes:?}{}) after one retry; {operation}",
+                            if streamed {
+                                ""
+                            } else {
+                                ": the chunks in flight"
+                            }
                         ),
                         message,
                     });
@@ -176,7 +182,12 @@ where
                 retried_chunks.push(range.start);
                 let recovered = dev.recover()?;
                 let note = format!(
-                    "device fault in {operation} ({message}) at chunk {index} (elements {range:?}, bytes {bytes:?}); recreated the device and retrying from {}",
+                    "device fault in {operation} ({message}) at chunk {index} (elements {range:?}, bytes {bytes:?}{}); recreated the device and retrying from {}",
+                    if streamed {
+                        ", the oldest in flight"
+                    } else {
+                        ": the chunks in flight"
+                    },
                     if resumable {
                         format!("element {delivered}")
                     } else {
@@ -193,8 +204,39 @@ where
     }
 }
 
-/// One attempt over `range` of the input, offsetting the ranges the pipeline hands out.
-/// `delivered` advances past every chunk `consume` accepted.
+/// How far an attempt got: the end of the last chunk `consume` accepted and of the last
+/// chunk `produce` filled (elements of the whole input).
+struct Progress {
+    delivered: AtomicUsize,
+    produced: AtomicUsize,
+}
+
+/// The elements a fault is blamed on. Faults surface asynchronously, so this is the oldest
+/// chunk whose result was not delivered; for a kernel that streams nothing back, the window
+/// of chunks that can be in flight behind the producer (staging for `2 × slots` chunks plus
+/// `slots` on the device).
+fn suspect(
+    streamed: bool,
+    start: usize,
+    delivered: usize,
+    produced: usize,
+    elems: usize,
+    config: PipelineConfig,
+    len: usize,
+) -> Range<usize> {
+    let last = len.saturating_sub(1);
+    if streamed {
+        let first = delivered.min(last);
+        return first..(first + elems).min(len);
+    }
+    let window = 3 * config.slots() * elems;
+    let behind = produced.saturating_sub(start).saturating_sub(window);
+    let first = (start + behind / elems * elems).min(last);
+    first..produced.clamp(first + 1, len.max(first + 1))
+}
+
+/// One attempt over `range` of the input, offsetting the ranges the pipeline hands out,
+/// and recording its [`Progress`].
 #[allow(clippy::too_many_arguments)]
 fn attempt<T, K, P, C>(
     device: &Device,
@@ -202,7 +244,7 @@ fn attempt<T, K, P, C>(
     kernel: &K,
     range: Range<usize>,
     resilience: &Resilience<'_>,
-    delivered: &AtomicUsize,
+    progress: &Progress,
     produce: &mut P,
     consume: &mut C,
 ) -> Result<(K::Output, RunStats)>
@@ -221,12 +263,16 @@ where
             if resilience.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                 return Err(Error::Cancelled);
             }
-            produce(r.start + offset..r.end + offset, buf)
+            produce(r.start + offset..r.end + offset, buf)?;
+            progress
+                .produced
+                .fetch_max(r.end + offset, Ordering::Relaxed);
+            Ok(())
         },
         |r: Range<usize>, buf: &[T]| {
             let end = r.end + offset;
             consume(r.start + offset..end, buf)?;
-            delivered.fetch_max(end, Ordering::Relaxed);
+            progress.delivered.fetch_max(end, Ordering::Relaxed);
             Ok(())
         },
     )
