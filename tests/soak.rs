@@ -1,7 +1,8 @@
 //! A bounded soak: pipelined runs of several kernels, back to back, with faults injected now
-//! and then, checking every result and that the live resource counters (streams, events,
-//! pinned bytes, device bytes) return to their post-warm-up values after every run — a
-//! leak of any of them fails the test. A few seconds on the cpu backend; on a GPU (ignored
+//! and then and one run per round cancelled mid-way, checking every result and that the
+//! live resource counters (streams, events, pinned bytes, device bytes) return to their
+//! post-warm-up values after every run — a leak of any of them fails the test. A few
+//! seconds on the cpu backend; on a GPU (ignored
 //! here) for `RIPTIDE_SOAK_SECS` seconds, 600 by default:
 //!
 //! `cargo test --release --test soak -- --ignored --nocapture`
@@ -10,6 +11,7 @@ mod common;
 
 use std::ops::Range;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use riptide::host::backend::cpu::{CpuConfig, FaultEffect, FaultOp, FaultPlan};
@@ -18,7 +20,7 @@ use riptide::host::kernels::ScanKind;
 use riptide::host::pipeline::PipelineConfig;
 use riptide::host::pipeline::recover::{Resilience, run_resilient};
 use riptide::host::pipeline::workloads::{Scan, Sum};
-use riptide::host::{Device, Result};
+use riptide::host::{Device, Error, Result};
 
 /// One round: an exact u32 sum and an inclusive u32 scan of `len` elements, both checked
 /// against closed forms / a sequential loop. Returns the device (recreated after a fault)
@@ -68,6 +70,36 @@ fn round(dev: Device, len: usize, chunk: usize) -> Result<(Device, usize)> {
         })
         .count();
     assert_eq!(bad, 0, "scan of {len}: elements differ");
+    // A run cancelled after a few chunks, as Ctrl-C does: it must stop with `Cancelled`
+    // and release what it held like any other run (checked by the caller's counters). It
+    // gets a clone of the device, because a failed run consumes the handle it was given;
+    // on the CPU backend a recovery with a clone alive is harmless.
+    let cancel = AtomicBool::new(false);
+    let produced = AtomicUsize::new(0);
+    let cancelled = run_resilient(
+        scan.device.clone(),
+        config,
+        &Sum,
+        len,
+        Resilience {
+            cancel: Some(&cancel),
+            ..resilience
+        },
+        |r: Range<usize>, buf: &mut [u32]| {
+            buf.copy_from_slice(&x[r]);
+            if produced.fetch_add(1, Ordering::Relaxed) == 2 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+            Ok(())
+        },
+        |_, _| Ok(()),
+    );
+    let chunks = len.div_ceil(chunk);
+    match cancelled {
+        Err(Error::Cancelled) => assert!(chunks > 3, "{len} elements: cancelled too early"),
+        Ok(_) => assert!(chunks <= 3, "{len} elements were not cancelled"),
+        Err(e) => return Err(e),
+    }
     Ok((scan.device, sum.recoveries.len() + scan.recoveries.len()))
 }
 
