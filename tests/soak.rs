@@ -2,8 +2,8 @@
 //! and then and one run per round cancelled mid-way, checking every result and that the
 //! live resource counters (streams, events, pinned bytes, device bytes) return to their
 //! post-warm-up values after every run — a leak of any of them fails the test. A few
-//! seconds on the cpu backend; on a GPU (ignored
-//! here) for `RIPTIDE_SOAK_SECS` seconds, 600 by default:
+//! seconds on the cpu backend; on a GPU (ignored here) for `RIPTIDE_SOAK_SECS` seconds,
+//! 600 by default:
 //!
 //! `cargo test --release --test soak -- --ignored --nocapture`
 
