@@ -387,3 +387,54 @@ fn a_fault_in_a_reduction_is_blamed_on_the_chunks_in_flight_not_the_first() {
         "blamed chunk {first_blamed}: {notes:?}"
     );
 }
+
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn out_of_memory_on_a_gpu_shrinks_the_chunk_gpu() {
+    let Some(dev) = common::gpu_device() else {
+        return;
+    };
+    // Leave about 512 MiB free, then ask for 4 slots of 256 MiB chunks (1 GiB): the run
+    // must shrink its chunks until they fit and still give the reference's result.
+    let (free, _) = dev.memory_info().expect("memory info");
+    let hog = dev
+        .alloc::<u8>(free.saturating_sub(512 << 20), "memory hog")
+        .expect("hog");
+    let x: Vec<f32> = (0..(96usize << 20))
+        .map(|i| (i % 1000) as f32 * 1e-3)
+        .collect();
+    let out = Mutex::new(vec![0f32; x.len()]);
+    let notes = Mutex::new(Vec::new());
+    let notify = |m: &str| notes.lock().unwrap().push(m.to_owned());
+    let done = run_resilient(
+        dev,
+        PipelineConfig::new(64 << 20, 2, 2),
+        &compute(),
+        x.len(),
+        Resilience {
+            notify: &notify,
+            ..Resilience::default()
+        },
+        |r: Range<usize>, buf: &mut [f32]| {
+            buf.copy_from_slice(&x[r]);
+            Ok(())
+        },
+        |r: Range<usize>, buf: &[f32]| {
+            out.lock().unwrap()[r].copy_from_slice(buf);
+            Ok(())
+        },
+    )
+    .expect("recovers by shrinking");
+    drop(hog);
+    let notes = notes.into_inner().unwrap();
+    assert!(done.stats.config.chunk_elems < 64 << 20, "{notes:?}");
+    assert!(
+        notes.iter().all(|n| n.contains("retrying with")),
+        "{notes:?}"
+    );
+    // Kernel and reference apply the same fused multiply-adds: bit for bit.
+    assert_eq!(
+        mismatches(&out.into_inner().unwrap(), &expected_compute(&x)),
+        0
+    );
+}
