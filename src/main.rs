@@ -158,6 +158,7 @@ fn run_options(r: &RunArgs) -> riptide::host::Result<cli::run::RunOptions> {
 fn main() -> ExitCode {
     let args = Args::parse();
     cli::init_logging(args.verbose);
+    cli::cancel::install();
     let result = args.backend.parse().and_then(|backend| match args.command {
         Some(Command::Devices) => cli::devices::run(backend),
         Some(Command::Process(p)) => cli::process::parse_op(&p.op).and_then(|op| {
@@ -165,13 +166,7 @@ fn main() -> ExitCode {
                 op,
                 input: p.input.clone(),
                 output: p.output.clone(),
-                config: p.chunk.map(|c| {
-                    riptide::host::pipeline::PipelineConfig::new(
-                        (c / 4).max(1) as usize,
-                        p.streams,
-                        p.depth,
-                    )
-                }),
+                config: cli::plan::config_from_args(p.chunk, p.streams, p.depth)?,
                 force: p.force,
                 trace: p.trace.outputs(),
             };

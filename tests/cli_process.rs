@@ -303,3 +303,68 @@ fn trace_and_timeline_cover_the_pipeline_run() {
     );
     assert!(!output.exists());
 }
+
+#[test]
+fn empty_arrays_give_identities_or_a_clear_error() {
+    let dir = Dir::new("empty-ops");
+    let empty = dir.file("e.npy", &npy_bytes("<i4", false, "(0,)", &[]));
+    let no_columns = dir.file("c.npy", &npy_bytes("<f4", false, "(5, 0)", &[]));
+    // A sum of nothing is 0 (as NumPy says); a scan of nothing is empty.
+    let sum = dir.0.join("sum.npy");
+    run(BackendChoice::Cpu, &options("sum", &empty, &sum)).expect("sum");
+    assert_eq!(npy_data(&sum), 0i64.to_le_bytes().to_vec());
+    let scan = dir.0.join("scan.npy");
+    run(BackendChoice::Cpu, &options("scan", &empty, &scan)).expect("scan");
+    assert!(npy_data(&scan).is_empty());
+    // The minimum or maximum of nothing has no value; a stencil needs columns.
+    for (op, input, expect) in [
+        ("min", &empty, "empty array"),
+        ("max", &empty, "empty array"),
+        ("stencil", &no_columns, "at least one column"),
+    ] {
+        let err = run(
+            BackendChoice::Cpu,
+            &options(op, input, &dir.0.join("out.npy")),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains(expect), "{op}: {err}");
+        assert_eq!(riptide::cli::exit_code(&err), 2, "{op}");
+    }
+    // Outputs whose size overflows are refused, not a panic.
+    let four = dir.file("four.npy", &npy_bytes("<f4", false, "(4,)", &[0; 16]));
+    let err = run(
+        BackendChoice::Cpu,
+        &options(
+            "histogram:bins=18446744073709551615,lo=0,hi=1",
+            &four,
+            &dir.0.join("out.npy"),
+        ),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("too large"), "{err}");
+    let mut left = dir.leftovers(&["e.npy", "c.npy", "sum.npy", "scan.npy", "four.npy"]);
+    left.sort();
+    assert_eq!(
+        left,
+        Vec::<String>::new(),
+        "no output or temporary file may remain"
+    );
+}
+
+#[test]
+fn chunk_sizes_beyond_32_bit_grid_arithmetic_are_refused() {
+    use riptide::cli::plan::{MAX_CHUNK_ELEMS, config_from_args, plan_from_args};
+    let err = config_from_args(Some((MAX_CHUNK_ELEMS as u64 + 1) * 4), 2, 2).unwrap_err();
+    assert!(err.to_string().contains("32-bit"), "{err}");
+    assert_eq!(riptide::cli::exit_code(&err), 2);
+    // The largest allowed chunk is accepted, and a run longer than 2^32 elements is planned
+    // in chunks that each stay within it.
+    let config = config_from_args(Some(MAX_CHUNK_ELEMS as u64 * 4), 1, 1)
+        .expect("valid")
+        .expect("given");
+    assert_eq!(config.chunk_elems, MAX_CHUNK_ELEMS);
+    let plan = plan_from_args("sum", "8GiB", "1", "1", (5usize << 32) + 3, 1).expect("plan");
+    assert_eq!(plan.chunks.len(), 11);
+    assert!(plan.chunks.iter().all(|c| c.len() <= MAX_CHUNK_ELEMS));
+    assert_eq!(plan.chunks.last().unwrap().range.end, (5usize << 32) + 3);
+}

@@ -76,6 +76,10 @@ pub const SCAN_INCLUSIVE_I32: &str = "riptide_scan_inclusive_i32";
 /// Exclusive prefix sum of `i32` modulo 2^32 (docs/kernels.md, Scan).
 pub const SCAN_EXCLUSIVE_I32: &str = "riptide_scan_exclusive_i32";
 
+/// Executes `trap` when its argument is non-zero: a deliberate sticky fault for testing
+/// recovery (README, Reliability).
+pub const DEBUG_TRAP: &str = "riptide_debug_trap";
+
 /// Every kernel entry point the PTX must contain, and nothing else.
 pub const ALL: &[&str] = &[
     AXPBY_F32,
@@ -102,4 +106,5 @@ pub const ALL: &[&str] = &[
     SCAN_EXCLUSIVE_U32,
     SCAN_INCLUSIVE_I32,
     SCAN_EXCLUSIVE_I32,
+    DEBUG_TRAP,
 ];

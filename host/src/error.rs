@@ -121,6 +121,31 @@ pub enum Error {
     #[error(transparent)]
     Graph(#[from] crate::graph::GraphError),
 
+    /// A kernel or copy faulted (trap, illegal address, launch failure): a sticky error that
+    /// poisons the device context until it is torn down and recreated
+    /// ([`crate::Device::recover`]).
+    #[error("device fault in {operation}: {message} (the device context must be recreated)")]
+    DeviceFault {
+        /// The operation that reported the fault (a driver call or an emulated op).
+        operation: String,
+        /// The driver's error name and description.
+        message: String,
+    },
+
+    /// The driver or the device went away mid-run (device removed, driver unloaded or
+    /// deinitialised, uncorrectable ECC error); nothing can be retried.
+    #[error("device lost during {operation}: {message}")]
+    DeviceLost {
+        /// The operation that found the device gone.
+        operation: String,
+        /// The driver's error name and description.
+        message: String,
+    },
+
+    /// The run was cancelled (Ctrl-C) before it finished.
+    #[error("cancelled")]
+    Cancelled,
+
     /// An input or output file is unreadable, malformed or unwritable.
     #[error("{path}: {message}")]
     File {
@@ -144,6 +169,10 @@ pub enum ErrorKind {
     OutOfMemory,
     /// A race detector found hazards.
     Hazard,
+    /// The device faulted (sticky error) or went away.
+    DeviceFault,
+    /// The user cancelled the run.
+    Cancelled,
 }
 
 impl Error {
@@ -165,6 +194,8 @@ impl Error {
             | Error::Graph(_) => ErrorKind::InvalidInput,
             Error::OutOfMemory { .. } => ErrorKind::OutOfMemory,
             Error::Hazards { .. } => ErrorKind::Hazard,
+            Error::DeviceFault { .. } | Error::DeviceLost { .. } => ErrorKind::DeviceFault,
+            Error::Cancelled => ErrorKind::Cancelled,
         }
     }
 

@@ -2,8 +2,11 @@
 //! can drive it without spawning processes.
 
 pub mod bench;
+pub mod cancel;
 pub mod devices;
+pub mod fuzzing;
 pub mod npy;
+pub mod plan;
 pub mod process;
 pub mod progress;
 pub mod run;
@@ -14,7 +17,8 @@ pub mod trace_out;
 use riptide_host::{Error, ErrorKind};
 
 /// Exit code for an error: 2 invalid input, 3 no CUDA device, 4 device or backend failure,
-/// 5 out of memory, 6 hazards found.
+/// 5 out of memory, 6 hazards found, 7 device fault or device lost, 130 cancelled (Ctrl-C, as
+/// shells report SIGINT).
 pub fn exit_code(err: &Error) -> u8 {
     match err.kind() {
         ErrorKind::InvalidInput => 2,
@@ -22,6 +26,8 @@ pub fn exit_code(err: &Error) -> u8 {
         ErrorKind::Device => 4,
         ErrorKind::OutOfMemory => 5,
         ErrorKind::Hazard => 6,
+        ErrorKind::DeviceFault => 7,
+        ErrorKind::Cancelled => 130,
     }
 }
 

@@ -70,61 +70,132 @@ pub struct NpyInput {
     pub len: usize,
 }
 
-impl NpyInput {
-    /// Opens and validates `path`.
-    pub fn open(path: &Path) -> Result<NpyInput> {
-        let file = File::open(path).map_err(|e| file_error(path, format!("cannot open: {e}")))?;
-        let file_len = file.metadata().map_err(|e| file_error(path, e))?.len();
-        let offset = data_offset(path, &file)?;
-        io::Seek::seek(&mut &file, io::SeekFrom::Start(0)).map_err(|e| file_error(path, e))?;
-        let header = NpyHeader::from_reader(io::BufReader::new(&file))
-            .map_err(|e| file_error(path, format!("not a valid .npy file: {e}")))?;
+/// The longest header accepted; NumPy itself writes headers of a few hundred bytes.
+const MAX_HEADER_BYTES: usize = 1 << 20;
+
+/// What a `.npy` header says, validated against the file's length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpyLayout {
+    /// Byte offset of the data.
+    pub offset: usize,
+    /// The array's shape.
+    pub shape: Vec<usize>,
+    /// Its element type.
+    pub dtype: Dtype,
+    /// Number of elements.
+    pub len: usize,
+}
+
+impl NpyLayout {
+    /// The total header length (magic, version, length field and header text) from the
+    /// file's first 12 bytes (or fewer, if the file is shorter).
+    pub fn header_len(prefix: &[u8]) -> std::result::Result<usize, String> {
+        if prefix.len() < 10 {
+            return Err("too short to be a .npy file".into());
+        }
+        if &prefix[..6] != b"\x93NUMPY" {
+            return Err("wrong magic string: not a .npy file".into());
+        }
+        let len = match prefix[6] {
+            1 => 10 + u16::from_le_bytes([prefix[8], prefix[9]]) as usize,
+            2 | 3 if prefix.len() >= 12 => {
+                12 + u32::from_le_bytes([prefix[8], prefix[9], prefix[10], prefix[11]]) as usize
+            }
+            2 | 3 => return Err("too short to be a .npy file".into()),
+            v => return Err(format!("unsupported .npy format version {v}")),
+        };
+        if len > MAX_HEADER_BYTES {
+            return Err(format!(
+                "the header claims {len} bytes (more than {MAX_HEADER_BYTES}): not a .npy file"
+            ));
+        }
+        Ok(len)
+    }
+
+    /// Validates a header. `head` holds at least the file's first
+    /// [`NpyLayout::header_len`] bytes; `file_len` is the whole file's length, which must
+    /// be exactly the header plus the data the shape names.
+    pub fn parse(head: &[u8], file_len: u64) -> std::result::Result<NpyLayout, String> {
+        let offset = Self::header_len(&head[..head.len().min(12)])?;
+        if head.len() < offset || file_len < offset as u64 {
+            return Err(format!(
+                "the header claims {offset} bytes but the file has {file_len} (truncated?)"
+            ));
+        }
+        if shape_overflows(&head[..offset]) {
+            return Err("the shape's element count overflows 64 bits".into());
+        }
+        let header = NpyHeader::from_reader(&head[..offset])
+            .map_err(|e| format!("not a valid .npy file: {e}"))?;
         let dtype = match header.dtype() {
-            DType::Plain(t) => dtype_of(path, &t)?,
+            DType::Plain(t) => dtype_of(&t)?,
             other => {
-                return Err(file_error(
-                    path,
-                    format!(
-                        "unsupported dtype {}: only <f4, <u4 and <i4 arrays are accepted",
-                        other.descr()
-                    ),
+                return Err(format!(
+                    "unsupported dtype {}: only <f4, <u4 and <i4 arrays are accepted",
+                    other.descr()
                 ));
             }
         };
         if header.order() == Order::Fortran {
-            return Err(file_error(
-                path,
-                "Fortran-order arrays are not supported; save it in C order (np.ascontiguousarray)",
-            ));
+            return Err(
+                "Fortran-order arrays are not supported; save it in C order (np.ascontiguousarray)"
+                    .into(),
+            );
         }
         let shape: Vec<usize> = header
             .shape()
             .iter()
             .map(|&d| {
                 usize::try_from(d)
-                    .map_err(|_| file_error(path, "a dimension does not fit in memory addresses"))
+                    .map_err(|_| "a dimension does not fit in memory addresses".to_owned())
             })
-            .collect::<Result<_>>()?;
+            .collect::<std::result::Result<_, _>>()?;
+        let overflow = || format!("shape {shape:?} overflows");
         let len = shape
             .iter()
             .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-            .ok_or_else(|| file_error(path, format!("shape {shape:?} overflows")))?;
-        let body = len
-            .checked_mul(dtype.size())
-            .and_then(|b| b.checked_add(offset))
-            .ok_or_else(|| file_error(path, format!("shape {shape:?} overflows")))?
-            as u64;
+            .ok_or_else(overflow)?;
+        let data_bytes = len.checked_mul(dtype.size()).ok_or_else(overflow)?;
+        let body = data_bytes.checked_add(offset).ok_or_else(overflow)? as u64;
         if file_len != body {
-            return Err(file_error(
-                path,
-                format!(
-                    "the header says shape {shape:?} ({len} elements, {} bytes of data) but the file has {} bytes of data{}",
-                    len * dtype.size(),
-                    file_len.saturating_sub(offset as u64),
-                    if file_len < body { " (truncated?)" } else { "" }
-                ),
+            return Err(format!(
+                "the header says shape {shape:?} ({len} elements, {data_bytes} bytes of data) but the file has {} bytes of data{}",
+                file_len.saturating_sub(offset as u64),
+                if file_len < body { " (truncated?)" } else { "" }
             ));
         }
+        Ok(NpyLayout {
+            offset,
+            shape,
+            dtype,
+            len,
+        })
+    }
+}
+
+impl NpyInput {
+    /// Opens and validates `path`.
+    pub fn open(path: &Path) -> Result<NpyInput> {
+        let file = File::open(path).map_err(|e| file_error(path, format!("cannot open: {e}")))?;
+        let file_len = file.metadata().map_err(|e| file_error(path, e))?.len();
+        let mut prefix = Vec::with_capacity(12);
+        (&file)
+            .take(12)
+            .read_to_end(&mut prefix)
+            .map_err(|e| file_error(path, e))?;
+        let header_len = NpyLayout::header_len(&prefix).map_err(|m| file_error(path, m))?;
+        let mut head = Vec::with_capacity(header_len);
+        io::Seek::seek(&mut &file, io::SeekFrom::Start(0)).map_err(|e| file_error(path, e))?;
+        (&file)
+            .take(header_len as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| file_error(path, e))?;
+        let NpyLayout {
+            offset,
+            shape,
+            dtype,
+            len,
+        } = NpyLayout::parse(&head, file_len).map_err(|m| file_error(path, m))?;
         let map = if len == 0 {
             None
         } else {
@@ -157,36 +228,41 @@ impl NpyInput {
     }
 }
 
-/// The byte offset of the data: magic (6) + version (2) + header length (2 or 4) + header.
-fn data_offset(path: &Path, file: &File) -> Result<usize> {
-    let mut prefix = [0u8; 12];
-    let mut f = file;
-    io::Seek::seek(&mut f, io::SeekFrom::Start(0)).map_err(|e| file_error(path, e))?;
-    f.read_exact(&mut prefix)
-        .map_err(|_| file_error(path, "too short to be a .npy file"))?;
-    if &prefix[..6] != b"\x93NUMPY" {
-        return Err(file_error(path, "wrong magic string: not a .npy file"));
+/// Whether the header's `'shape': (…)` multiplies out beyond `u64`. The header parser
+/// (npyz) multiplies the dimensions unchecked, which panics in debug builds, so such a
+/// header is refused before it gets there.
+fn shape_overflows(header: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(header);
+    let Some(at) = text.find("'shape'") else {
+        return false;
+    };
+    let rest = &text[at..];
+    let (Some(open), Some(close)) = (rest.find('('), rest.find(')')) else {
+        return false;
+    };
+    if close < open {
+        return false;
     }
-    match prefix[6] {
-        1 => Ok(10 + u16::from_le_bytes([prefix[8], prefix[9]]) as usize),
-        2 | 3 => {
-            Ok(12 + u32::from_le_bytes([prefix[8], prefix[9], prefix[10], prefix[11]]) as usize)
-        }
-        v => Err(file_error(
-            path,
-            format!("unsupported .npy format version {v}"),
-        )),
-    }
+    rest[open + 1..close]
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .try_fold(1u64, |acc, d| {
+            match d.trim_end_matches('L').parse::<u64>() {
+                Ok(v) => acc.checked_mul(v),
+                Err(_) => Some(acc),
+            }
+        })
+        .is_none()
 }
 
-fn dtype_of(path: &Path, t: &TypeStr) -> Result<Dtype> {
+fn dtype_of(t: &TypeStr) -> std::result::Result<Dtype, String> {
     match t.to_string().as_str() {
         "<f4" => Ok(Dtype::F32),
         "<u4" => Ok(Dtype::U32),
         "<i4" => Ok(Dtype::I32),
-        other => Err(file_error(
-            path,
-            format!("unsupported dtype {other}: only <f4, <u4 and <i4 arrays are accepted"),
+        other => Err(format!(
+            "unsupported dtype {other}: only <f4, <u4 and <i4 arrays are accepted"
         )),
     }
 }
@@ -221,6 +297,7 @@ impl NpyOutput {
             .create_new(true)
             .open(&tmp)
             .map_err(|e| file_error(path, format!("cannot create the output: {e}")))?;
+        crate::cli::cancel::register_temp(&tmp);
         let mut out = NpyOutput {
             tmp,
             path: path.to_owned(),
@@ -243,8 +320,17 @@ impl NpyOutput {
             .map_err(|e| file_error(path, format!("writing the header: {e}")))?;
         file.flush().map_err(|e| file_error(path, e))?;
         out.offset = file.metadata().map_err(|e| file_error(path, e))?.len() as usize;
-        out.len = shape.iter().product();
-        let total = out.offset + out.len * dtype.size();
+        let too_large = || file_error(path, format!("an output of shape {shape:?} is too large"));
+        out.len = shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(too_large)?;
+        let total = out
+            .len
+            .checked_mul(dtype.size())
+            .and_then(|b| b.checked_add(out.offset))
+            .and_then(|b| isize::try_from(b).ok())
+            .ok_or_else(too_large)?;
         file.set_len(total as u64)
             .map_err(|e| file_error(path, format!("cannot size the output: {e}")))?;
         if out.len > 0 {
@@ -287,6 +373,7 @@ impl NpyOutput {
             )
         })?;
         self.committed = true;
+        crate::cli::cancel::unregister_temp(&self.tmp);
         Ok(())
     }
 }
@@ -296,6 +383,7 @@ impl Drop for NpyOutput {
         if !self.committed {
             self.map = None;
             let _ = fs::remove_file(&self.tmp);
+            crate::cli::cancel::unregister_temp(&self.tmp);
         }
     }
 }

@@ -15,13 +15,16 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use riptide_host::backend::cpu::CpuConfig;
+use riptide_host::backend::cpu::faults::{FAULTS_ENV, parse_plans};
 use riptide_host::kernels::{MapChain, ScanKind};
+use riptide_host::pipeline::recover::{Resilience, run_resilient};
 use riptide_host::pipeline::workloads::{
     Binning, Elementwise, Extremum, Histogram, MapStep, Scan, Stencil, Sum,
 };
-use riptide_host::pipeline::{ChunkKernel, Pipeline, PipelineConfig, RunStats, tune};
+use riptide_host::pipeline::{ChunkKernel, PipelineConfig, RunStats, tune};
 use riptide_host::{BackendChoice, Device, Element, Error, Result, backend};
 
+use crate::cli::cancel;
 use crate::cli::npy::{Dtype, NpyInput, NpyOutput};
 
 /// A parsed `--op`.
@@ -198,8 +201,14 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
     }
     o.trace.validate()?;
     let input = NpyInput::open(&o.input)?;
-    let (devices, fallback) =
-        backend::open_devices(choice, Some(&[0]), crate::PTX, &CpuConfig::default())?;
+    let cpu_config = CpuConfig {
+        faults: match std::env::var(FAULTS_ENV) {
+            Ok(text) => parse_plans(&text)?,
+            Err(_) => Vec::new(),
+        },
+        ..CpuConfig::default()
+    };
+    let (devices, fallback) = backend::open_devices(choice, Some(&[0]), crate::PTX, &cpu_config)?;
     let dev = devices
         .into_iter()
         .next()
@@ -207,27 +216,39 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
     if let Some(reason) = fallback {
         eprintln!("no CUDA device ({reason}); running on the cpu backend");
     }
-    // Tuning runs on `dev`; the pipeline itself on `run_on`, traced when asked.
-    let tracing = o.trace.attach(&dev)?;
-    let run_on = tracing.as_ref().map_or(&dev, |(_, traced)| traced);
+    if input.len == 0 && matches!(o.op, Op::Extremum(_)) {
+        return Err(Error::InvalidArgument(format!(
+            "the minimum or maximum of an empty array is undefined ({} has shape {:?})",
+            o.input.display(),
+            input.shape
+        )));
+    }
+    let device_name = dev.info().name.clone();
+    // Tuning runs on `tune_on` (dropped before the run); the pipeline itself on `dev`,
+    // traced when asked.
+    let tune_on = dev.clone();
+    let (tracer, dev) = match o.trace.attach(&tune_on)? {
+        Some((tracer, traced)) => (Some(tracer), traced),
+        None => (None, dev),
+    };
     let start = Instant::now();
     let (stats, summary) = match (&o.op, input.dtype) {
         (Op::Map(steps), Dtype::F32) => stream_to_file(
-            &dev,
-            run_on,
+            tune_on,
+            dev,
             o,
             &input,
             &Elementwise(steps.clone()),
             &input.shape,
         )?,
         (Op::Scan(kind), Dtype::F32) => {
-            stream_to_file::<f32, _>(&dev, run_on, o, &input, &Scan { kind: *kind }, &input.shape)?
+            stream_to_file::<f32, _>(tune_on, dev, o, &input, &Scan { kind: *kind }, &input.shape)?
         }
         (Op::Scan(kind), Dtype::U32) => {
-            stream_to_file::<u32, _>(&dev, run_on, o, &input, &Scan { kind: *kind }, &input.shape)?
+            stream_to_file::<u32, _>(tune_on, dev, o, &input, &Scan { kind: *kind }, &input.shape)?
         }
         (Op::Scan(kind), Dtype::I32) => {
-            stream_to_file::<i32, _>(&dev, run_on, o, &input, &Scan { kind: *kind }, &input.shape)?
+            stream_to_file::<i32, _>(tune_on, dev, o, &input, &Scan { kind: *kind }, &input.shape)?
         }
         (Op::Stencil, Dtype::F32) => {
             let [_, cols] = input.shape[..] else {
@@ -237,31 +258,38 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
                     input.shape
                 )));
             };
-            stream_to_file(&dev, run_on, o, &input, &Stencil { cols }, &input.shape)?
+            if cols == 0 {
+                return Err(Error::InvalidArgument(format!(
+                    "stencil needs at least one column; {} has shape {:?}",
+                    o.input.display(),
+                    input.shape
+                )));
+            }
+            stream_to_file(tune_on, dev, o, &input, &Stencil { cols }, &input.shape)?
         }
         (Op::Sum, Dtype::F32) => {
-            reduce_to_file::<f32, _>(&dev, run_on, o, &input, &Sum, Dtype::F32)?
+            reduce_to_file::<f32, _>(tune_on, dev, o, &input, &Sum, Dtype::F32)?
         }
         (Op::Sum, Dtype::U32) => {
-            reduce_to_file::<u32, _>(&dev, run_on, o, &input, &Sum, Dtype::U64)?
+            reduce_to_file::<u32, _>(tune_on, dev, o, &input, &Sum, Dtype::U64)?
         }
         (Op::Sum, Dtype::I32) => {
-            reduce_to_file::<i32, _>(&dev, run_on, o, &input, &Sum, Dtype::I64)?
+            reduce_to_file::<i32, _>(tune_on, dev, o, &input, &Sum, Dtype::I64)?
         }
         (Op::Extremum(max), Dtype::F32) => {
-            reduce_to_file::<f32, _>(&dev, run_on, o, &input, &Extremum { max: *max }, Dtype::F32)?
+            reduce_to_file::<f32, _>(tune_on, dev, o, &input, &Extremum { max: *max }, Dtype::F32)?
         }
         (Op::Extremum(max), Dtype::U32) => {
-            reduce_to_file::<u32, _>(&dev, run_on, o, &input, &Extremum { max: *max }, Dtype::U32)?
+            reduce_to_file::<u32, _>(tune_on, dev, o, &input, &Extremum { max: *max }, Dtype::U32)?
         }
         (Op::Extremum(max), Dtype::I32) => {
-            reduce_to_file::<i32, _>(&dev, run_on, o, &input, &Extremum { max: *max }, Dtype::I32)?
+            reduce_to_file::<i32, _>(tune_on, dev, o, &input, &Extremum { max: *max }, Dtype::I32)?
         }
         (Op::Histogram { bins, binning }, Dtype::U32) => {
-            histogram_to_file::<u32>(&dev, run_on, o, &input, *bins, *binning)?
+            histogram_to_file::<u32>(tune_on, dev, o, &input, *bins, *binning)?
         }
         (Op::Histogram { bins, binning }, Dtype::F32) => {
-            histogram_to_file::<f32>(&dev, run_on, o, &input, *bins, *binning)?
+            histogram_to_file::<f32>(tune_on, dev, o, &input, *bins, *binning)?
         }
         (op, dtype) => {
             return Err(Error::InvalidArgument(format!(
@@ -277,7 +305,7 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
         o.input.display(),
         input.len,
         input.dtype,
-        dev.info().name,
+        device_name,
         secs,
         bytes / secs / 1e6,
         stats.device_ms,
@@ -287,12 +315,8 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
         stats.config.depth,
         summary
     );
-    if let Some((tracer, _)) = &tracing {
-        let title = format!(
-            "riptide process {} on {}",
-            o.input.display(),
-            dev.info().name
-        );
+    if let Some(tracer) = tracer {
+        let title = format!("riptide process {} on {device_name}", o.input.display());
         let trace = tracer.take()?;
         print!("{}", riptide_host::trace::metrics::metrics(&trace, None));
         o.trace.write(&trace, &title)?;
@@ -317,40 +341,78 @@ fn config_for<T: Element, K: ChunkKernel<T>>(
     kernel: &K,
     len: usize,
 ) -> Result<PipelineConfig> {
-    match o.config {
-        Some(c) => Ok(c),
-        None => Ok(tune::tune(dev, kernel, len.clamp(1, 64 << 20), true)?.best),
+    let config = match o.config {
+        Some(c) => c,
+        None => tune::tune(dev, kernel, len.clamp(1, 64 << 20), true)?.best,
+    };
+    let chunk_bytes = (config.chunk_elems as u64).saturating_mul(size_of::<T>() as u64);
+    let total = dev.info().total_memory;
+    if chunk_bytes > total {
+        return Err(Error::LimitExceeded {
+            what: format!(
+                "--chunk: bytes per chunk on {} (the device's memory)",
+                dev.info().name
+            ),
+            requested: chunk_bytes,
+            max: total,
+        });
     }
+    Ok(config)
+}
+
+/// Streams `input` through `kernel` with recovery (out of memory: smaller chunks; a sticky
+/// fault: recreate the device, retry the chunk once) and Ctrl-C checked before every chunk;
+/// `consume` receives every streamed result.
+fn stream_resilient<T: Element, K: ChunkKernel<T>>(
+    tune_on: Device,
+    dev: Device,
+    o: &ProcessOptions,
+    input: &NpyInput,
+    kernel: &K,
+    consume: impl FnMut(std::ops::Range<usize>, &[T]) -> Result<()> + Send,
+) -> Result<(K::Output, RunStats)> {
+    let data = input.data::<T>()?;
+    let config = config_for(&tune_on, o, kernel, input.len)?;
+    // Recovery recreates the device's context: hold no other handle while the run goes on.
+    drop(tune_on);
+    let notify = |message: &str| eprintln!("riptide: {message}");
+    let resilience = Resilience {
+        cancel: Some(cancel::flag()),
+        notify: &notify,
+        ..Resilience::default()
+    };
+    let done = run_resilient(
+        dev,
+        config,
+        kernel,
+        input.len,
+        resilience,
+        |range, buf| {
+            buf.copy_from_slice(&data[range]);
+            Ok(())
+        },
+        consume,
+    )?;
+    Ok((done.output, done.stats))
 }
 
 fn stream_to_file<T: Element, K: ChunkKernel<T>>(
-    dev: &Device,
-    run_on: &Device,
+    tune_on: Device,
+    dev: Device,
     o: &ProcessOptions,
     input: &NpyInput,
     kernel: &K,
     shape: &[usize],
 ) -> Result<(RunStats, String)> {
-    let data = input.data::<T>()?;
     let mut out = NpyOutput::create(&o.output, input.dtype, shape)?;
-    let config = config_for(dev, o, kernel, input.len)?;
-    let mut pipeline = Pipeline::new(run_on, config)?;
     let bar = progress(input.len);
     let (_, stats) = {
         let dst = out.data_mut::<T>()?;
-        pipeline.run_streaming(
-            kernel,
-            input.len,
-            |range, buf| {
-                buf.copy_from_slice(&data[range]);
-                Ok(())
-            },
-            |range, buf| {
-                bar.inc(range.len() as u64);
-                dst[range].copy_from_slice(buf);
-                Ok(())
-            },
-        )?
+        stream_resilient(tune_on, dev, o, input, kernel, |range, buf| {
+            bar.inc(range.len() as u64);
+            dst[range].copy_from_slice(buf);
+            Ok(())
+        })?
     };
     bar.finish_and_clear();
     out.commit()?;
@@ -358,8 +420,8 @@ fn stream_to_file<T: Element, K: ChunkKernel<T>>(
 }
 
 fn reduce_to_file<T: Element, K: ChunkKernel<T>>(
-    dev: &Device,
-    run_on: &Device,
+    tune_on: Device,
+    dev: Device,
     o: &ProcessOptions,
     input: &NpyInput,
     kernel: &K,
@@ -368,19 +430,8 @@ fn reduce_to_file<T: Element, K: ChunkKernel<T>>(
 where
     K::Output: Element + std::fmt::Display,
 {
-    let data = input.data::<T>()?;
     let mut out = NpyOutput::create(&o.output, out_dtype, &[1])?;
-    let config = config_for(dev, o, kernel, input.len)?;
-    let mut pipeline = Pipeline::new(run_on, config)?;
-    let (value, stats) = pipeline.run_streaming(
-        kernel,
-        input.len,
-        |range, buf| {
-            buf.copy_from_slice(&data[range]);
-            Ok(())
-        },
-        |_, _| Ok(()),
-    )?;
+    let (value, stats) = stream_resilient(tune_on, dev, o, input, kernel, |_, _| Ok(()))?;
     out.data_mut::<K::Output>()?[0] = value;
     out.commit()?;
     Ok((
@@ -394,27 +445,16 @@ where
 }
 
 fn histogram_to_file<T: riptide_host::pipeline::workloads::HistogramElement>(
-    dev: &Device,
-    run_on: &Device,
+    tune_on: Device,
+    dev: Device,
     o: &ProcessOptions,
     input: &NpyInput,
     bins: usize,
     binning: Binning,
 ) -> Result<(RunStats, String)> {
     let kernel = Histogram { bins, binning };
-    let data = input.data::<T>()?;
     let mut out = NpyOutput::create(&o.output, Dtype::U32, &[bins])?;
-    let config = config_for::<T, _>(dev, o, &kernel, input.len)?;
-    let mut pipeline = Pipeline::new(run_on, config)?;
-    let (counts, stats) = pipeline.run_streaming(
-        &kernel,
-        input.len,
-        |range, buf| {
-            buf.copy_from_slice(&data[range]);
-            Ok(())
-        },
-        |_, _| Ok(()),
-    )?;
+    let (counts, stats) = stream_resilient::<T, _>(tune_on, dev, o, input, &kernel, |_, _| Ok(()))?;
     out.data_mut::<u32>()?.copy_from_slice(&counts);
     out.commit()?;
     let counted: u64 = counts.iter().map(|&c| c as u64).sum();

@@ -2,6 +2,7 @@
 //! [`crate::entries`]; its documentation states shapes, layout, thread mapping and the
 //! `# Safety` contract its host launcher checks before launching.
 
+mod debug;
 mod elementwise;
 mod gemm;
 mod histogram;

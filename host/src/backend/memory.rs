@@ -43,6 +43,7 @@ pub(crate) struct DeviceMemory {
     pub(crate) device: usize,
     pub(crate) label: String,
     pub(crate) mem: DeviceMem,
+    pub(crate) _counted: crate::backend::resources::Counted,
 }
 
 impl Drop for DeviceMemory {
@@ -81,6 +82,7 @@ pub(crate) struct HostMemory {
     /// Operations queued against this memory, latest per stream.
     pub(crate) pending: Mutex<Vec<(u64, Pending)>>,
     pub(crate) owner: HostOwner,
+    pub(crate) _counted: crate::backend::resources::Counted,
 }
 
 /// Who frees a [`HostMemory`], and how host accesses are checked.

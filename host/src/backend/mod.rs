@@ -19,6 +19,7 @@ pub(crate) mod info;
 pub(crate) mod memory;
 pub mod nccl;
 pub(crate) mod record;
+pub mod resources;
 mod select;
 mod stream;
 
@@ -28,6 +29,7 @@ pub use memory::{
     HostWrite, PinnedBuffer, PinnedSlice, PinnedSliceMut,
 };
 pub use nccl::{NcclGroup, nccl_present};
+pub use resources::{Resources, resources};
 pub use select::{BACKEND_ENV, BackendChoice, cuda_device_count, open_devices};
 pub use stream::{Event, Stream};
 
@@ -125,6 +127,41 @@ impl Device {
         }
     }
 
+    /// Tears down and recreates the device state after a sticky fault
+    /// ([`crate::Error::DeviceFault`]) and returns the fresh device.
+    ///
+    /// On CUDA this releases the poisoned primary context — dropping the last handle
+    /// destroys it; if anything else still retains it, `cuDevicePrimaryCtxReset` (what
+    /// `cudaDeviceReset` does) destroys its state — and retains a fresh one and reloads the
+    /// kernels. Every stream, event and buffer of the old device, and every other clone of
+    /// it, must be dropped first, because their handles dangle afterwards. On the CPU
+    /// backend it clears an injected fault. Fails with [`crate::Error::DeviceLost`] when
+    /// the device is gone.
+    pub fn recover(self) -> Result<Device> {
+        match self.inner {
+            DeviceImpl::Cuda(d) => {
+                let (ordinal, ptx) = (d.info.ordinal, d.ptx.clone());
+                drop(d);
+                // SAFETY: `self` was the caller's last handle on the device (documented
+                // above); dropping it released the old context's module and handles.
+                let reset = unsafe { cuda::raw::renew_primary_context(ordinal)? };
+                tracing::info!(
+                    "device {ordinal}: recreating the context{}",
+                    if reset {
+                        " (primary context reset)"
+                    } else {
+                        ""
+                    }
+                );
+                Device::cuda(ordinal, &ptx)
+            }
+            DeviceImpl::Cpu(ref d) => {
+                d.recover()?;
+                Ok(self)
+            }
+        }
+    }
+
     /// A new stream.
     pub fn stream(&self) -> Result<Stream> {
         Stream::new(self)
@@ -156,6 +193,11 @@ impl Device {
                 device: self.ordinal(),
                 label: label.to_owned(),
                 mem,
+                _counted: resources::Counted::new(
+                    self.backend(),
+                    resources::Counter::DeviceBytes,
+                    bytes as u64,
+                ),
             }),
             len,
             _type: PhantomData,
@@ -192,6 +234,11 @@ impl Device {
                 lock: Default::default(),
                 pending: Default::default(),
                 owner,
+                _counted: resources::Counted::new(
+                    self.backend(),
+                    resources::Counter::PinnedBytes,
+                    bytes as u64,
+                ),
             }),
             len,
             _type: PhantomData,

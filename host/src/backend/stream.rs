@@ -12,6 +12,7 @@ use cudarc::driver::CudaEvent;
 
 use crate::backend::memory::{DevRange, HostRange, Pending};
 use crate::backend::record::{Op, Recording, refuse_while_recording};
+use crate::backend::resources::{Counted, Counter};
 use crate::backend::{Device, DeviceImpl, DeviceRead, DeviceWrite, HostRead, HostWrite, cpu, cuda};
 use crate::element::Element;
 use crate::error::{Error, Result};
@@ -26,6 +27,7 @@ pub struct Stream {
     device: Device,
     id: u64,
     inner: StreamImpl,
+    _counted: Counted,
 }
 
 #[derive(Debug)]
@@ -46,6 +48,7 @@ impl Stream {
             device: device.clone(),
             id: NEXT_STREAM_ID.fetch_add(1, Ordering::Relaxed),
             inner,
+            _counted: Counted::new(device.backend(), Counter::Streams, 1),
         })
     }
 
@@ -55,6 +58,8 @@ impl Stream {
             device: device.clone(),
             id: NEXT_STREAM_ID.fetch_add(1, Ordering::Relaxed),
             inner: StreamImpl::Recording(into),
+            // Not a driver stream: nothing to count.
+            _counted: Counted::new(device.backend(), Counter::Streams, 0),
         }
     }
 
@@ -401,6 +406,7 @@ fn mixed(what: &str) -> Error {
 #[derive(Debug)]
 pub struct Event {
     inner: EventImpl,
+    _counted: Counted,
 }
 
 #[derive(Debug)]
@@ -415,7 +421,10 @@ impl Event {
             DeviceImpl::Cuda(d) => EventImpl::Cuda(d.new_event(timing)?),
             DeviceImpl::Cpu(d) => EventImpl::Cpu(d.new_event(timing)),
         };
-        Ok(Event { inner })
+        Ok(Event {
+            inner,
+            _counted: Counted::new(device.backend(), Counter::Events, 1),
+        })
     }
 
     /// Whether the recorded work has completed (true for a never-recorded event). A `true`

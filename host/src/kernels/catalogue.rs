@@ -89,5 +89,6 @@ pub fn launch_every_kernel(device: &Device) -> Result<()> {
         0.0,
         &mut c,
     )?;
+    kernels::debug::disarmed(&s)?;
     s.synchronize()
 }

@@ -7,6 +7,7 @@
 //! `gpu_kernels::entries`, never from strings written here.
 
 pub mod catalogue;
+pub mod debug;
 mod elementwise;
 mod gemm;
 mod histogram;

@@ -9,6 +9,7 @@
 //! | [`workloads`] | built-in chunk kernels: elementwise chains, chained scans, stencils, reductions, histograms |
 //! | `engine` | the issue loop: streams, slots, events |
 //! | `streaming` | the producer–consumer mode: host threads fill and drain pinned staging |
+//! | [`recover`] | runs that survive running out of memory and sticky device faults |
 //! | [`tune`] | picking chunk size, streams and depth by measurement, cached per device |
 //!
 //! # How a run is scheduled
@@ -27,6 +28,7 @@
 mod engine;
 pub mod kernel;
 pub mod plan;
+pub mod recover;
 mod streaming;
 pub mod tune;
 pub mod workloads;

@@ -14,6 +14,7 @@
 
 mod args;
 mod exec;
+pub mod faults;
 pub mod hazard;
 mod runtime;
 pub mod timing;
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 pub use args::KernelArgs;
+pub use faults::{FaultEffect, FaultOp, FaultPlan};
 pub use hazard::Hazard;
 pub use timing::TimingModel;
 
@@ -77,6 +79,8 @@ pub struct CpuConfig {
     /// multiplies device `i`'s slowdown by `factor` for operations starting at or after
     /// `after_s` seconds of simulated time (a device that throttles or meets contention).
     pub device_slowdown_after: Vec<Option<(f64, f64)>>,
+    /// Injected faults (see [`faults`]); empty in normal use.
+    pub faults: Vec<FaultPlan>,
 }
 
 impl Default for CpuConfig {
@@ -90,6 +94,7 @@ impl Default for CpuConfig {
             timing: None,
             device_slowdown: Vec::new(),
             device_slowdown_after: Vec::new(),
+            faults: Vec::new(),
         }
     }
 }
@@ -143,6 +148,11 @@ impl CpuRuntime {
     /// Names of every kernel launched on this runtime so far.
     pub fn launched_kernels(&self) -> std::collections::BTreeSet<String> {
         self.runtime.lock().launched.clone()
+    }
+
+    /// How many faults [`CpuConfig::faults`] (or a trapping kernel) injected so far.
+    pub fn injected_faults(&self) -> u64 {
+        self.runtime.faults.injected()
     }
 }
 
@@ -198,7 +208,20 @@ impl CpuDevice {
         (total.saturating_sub(used) as usize, total as usize)
     }
 
+    /// How many faults [`CpuConfig::faults`] (or a trapping kernel) injected so far.
+    pub fn injected_faults(&self) -> u64 {
+        self.runtime.faults.injected()
+    }
+
+    /// Clears a sticky fault, as recreating a CUDA context does; fails if the device is lost.
+    pub(crate) fn recover(&self) -> Result<()> {
+        self.runtime.faults.recover()
+    }
+
     pub(crate) fn alloc(&self, bytes: usize) -> Result<CpuMemory> {
+        self.runtime
+            .faults
+            .count(faults::FaultOp::DeviceAlloc, "device allocation", bytes)?;
         let total = self.info.total_memory;
         let prev = self.allocated.fetch_add(bytes as u64, Ordering::Relaxed);
         if prev + bytes as u64 > total {
@@ -221,6 +244,9 @@ impl CpuDevice {
     }
 
     pub(crate) fn alloc_host(&self, bytes: usize) -> Result<(*mut u8, CpuHostAlloc)> {
+        self.runtime
+            .faults
+            .count(faults::FaultOp::PinnedAlloc, "pinned allocation", bytes)?;
         let ptr = aligned_alloc(bytes)?;
         Ok((
             ptr,
@@ -231,6 +257,7 @@ impl CpuDevice {
     }
 
     pub(crate) fn new_stream(&self) -> Result<CpuStream> {
+        self.runtime.faults.check("creating a stream")?;
         let (slot, queue) = self.runtime.add_stream(self.info.ordinal);
         let worker = if self.runtime.is_chaos() {
             None
@@ -260,6 +287,7 @@ impl CpuDevice {
     }
 
     pub(crate) fn synchronize(&self) -> Result<()> {
+        self.runtime.faults.check("device synchronize")?;
         for slot in self.runtime.device_slots(self.info.ordinal) {
             self.runtime.sync_stream(slot)?;
         }

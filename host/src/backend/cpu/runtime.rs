@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::backend::cpu::exec::{self, Completion, Op, Queue, Work};
+use crate::backend::cpu::faults::{FaultOp, Faults};
 use crate::backend::cpu::hazard::{AccessRecord, Detector, Hazard, ThreadId, VectorClock};
 use crate::backend::cpu::timing::SimClock;
 use crate::backend::cpu::{ChaosPolicy, CpuConfig};
@@ -38,6 +39,7 @@ pub(crate) struct State {
 /// One CPU backend instance, shared by its virtual devices.
 pub(crate) struct Runtime {
     pub(crate) config: CpuConfig,
+    pub(crate) faults: Faults,
     state: Mutex<State>,
 }
 
@@ -85,6 +87,7 @@ impl Runtime {
                 hazards_surfaced: 0,
                 launched: Default::default(),
             }),
+            faults: Faults::new(config.faults.clone()),
             config,
         })
     }
@@ -128,6 +131,27 @@ impl Runtime {
         work: Work,
         after: impl FnOnce(&mut State, &Arc<Completion>),
     ) -> Result<Arc<Completion>> {
+        let mut work = work;
+        let faulted = match &work {
+            Work::Kernel(k) if is_armed_trap(k) => {
+                self.faults.check(gpu_kernels::entries::DEBUG_TRAP)?;
+                self.faults.trap(gpu_kernels::entries::DEBUG_TRAP);
+                true
+            }
+            Work::Kernel(k) => self.faults.count(FaultOp::Kernel, k.kernel.name(), 0)?,
+            Work::CopyH2d { src, .. } => {
+                self.faults
+                    .count(FaultOp::CopyH2d, "host-to-device copy", src.bytes)?
+            }
+            Work::CopyD2h { src, .. } => {
+                self.faults
+                    .count(FaultOp::CopyD2h, "device-to-host copy", src.bytes)?
+            }
+            _ => {
+                self.faults.check("queueing an operation")?;
+                false
+            }
+        };
         let mut guard = self.lock();
         let s = &mut *guard;
         let id = s.next_op;
@@ -152,6 +176,10 @@ impl Runtime {
             && !matches!(work, Work::Record | Work::Wait(_))
         {
             clock.op(device, sim_index, &work, false);
+        }
+        if faulted {
+            // A faulted operation does nothing; the fault surfaces at the next call.
+            work = Work::Record;
         }
         let done = Completion::new(self);
         after(s, &done);
@@ -240,6 +268,7 @@ impl Runtime {
     /// The host synchronizes with stream `slot`: orders the host after its work, waits, and
     /// surfaces the stream's first error and any new hazards.
     pub(crate) fn sync_stream(&self, slot: usize) -> Result<()> {
+        self.faults.check("stream synchronize")?;
         let (last, queue) = {
             let mut s = self.lock();
             let (thread, sim) = (s.streams[slot].thread, s.streams[slot].sim);
@@ -279,6 +308,7 @@ impl Runtime {
         if let Some(m) = &point.marker {
             m.wait()?;
         }
+        self.faults.check("event synchronize")?;
         self.check_hazards()
     }
 
@@ -386,6 +416,14 @@ fn accesses(work: &Work) -> Vec<AccessRecord> {
             .collect(),
         Work::HostFn(_) | Work::Record | Work::Wait(_) => Vec::new(),
     }
+}
+
+/// An armed launch of the trap kernel (its one scalar is non-zero).
+fn is_armed_trap(k: &crate::launch::KernelLaunch) -> bool {
+    k.kernel.name() == gpu_kernels::entries::DEBUG_TRAP
+        && k.args.iter().any(|a| {
+            matches!(a, crate::launch::KernelArg::Scalar(s) if s.bytes().iter().any(|&b| b != 0))
+        })
 }
 
 fn splitmix(mut x: u64) -> u64 {

@@ -33,6 +33,8 @@ pub(crate) fn device_count() -> std::result::Result<usize, String> {
 pub(crate) struct CudaDevice {
     pub(crate) ctx: Arc<CudaContext>,
     pub(crate) info: DeviceInfo,
+    /// The PTX the kernels came from, kept to reload them into a recreated context.
+    pub(crate) ptx: String,
     /// Keeps the functions in `kernels` valid.
     _module: raw::Module,
     kernels: HashMap<&'static str, raw::Function>,
@@ -75,6 +77,7 @@ impl CudaDevice {
         Ok(CudaDevice {
             ctx,
             info,
+            ptx: ptx.to_owned(),
             _module: module,
             kernels,
         })

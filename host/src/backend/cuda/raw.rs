@@ -22,12 +22,37 @@ pub(crate) fn driver_error(call: &'static str, err: DriverError) -> Error {
         (Ok(n), Err(_)) => n,
         _ => format!("error code {}", err.0 as u32),
     };
-    Error::Driver {
-        call,
-        message,
-        code: err.0 as u32,
+    let code = err.0 as u32;
+    if STICKY_FAULTS.contains(&code) {
+        Error::DeviceFault {
+            operation: call.to_owned(),
+            message,
+        }
+    } else if DEVICE_LOST.contains(&code) {
+        Error::DeviceLost {
+            operation: call.to_owned(),
+            message,
+        }
+    } else {
+        Error::Driver {
+            call,
+            message,
+            code,
+        }
     }
 }
+
+/// `CUresult` codes that leave the context unusable until it is recreated: illegal address
+/// (700), launch timeout (702), assert/trap (710), hardware stack error (714), illegal
+/// instruction (715), misaligned address (716), invalid address space (717), invalid PC
+/// (718), launch failed (719).
+const STICKY_FAULTS: [u32; 9] = [700, 702, 710, 714, 715, 716, 717, 718, 719];
+
+/// `CUresult` codes meaning the driver or device is gone: deinitialised (4), device
+/// unavailable (46), no device (100), uncorrectable ECC (214), context destroyed (709),
+/// device not ready for the system (802), the driver lost the GPU (999, "unknown", as a
+/// fallen-off-the-bus device reports).
+const DEVICE_LOST: [u32; 7] = [4, 46, 100, 214, 709, 802, 999];
 
 /// Whether a driver error is an out-of-memory error.
 pub(crate) fn is_out_of_memory(err: &DriverError) -> bool {
@@ -50,6 +75,33 @@ pub(crate) fn probe_device_count() -> std::result::Result<usize, String> {
         return Err("the CUDA driver reports no devices".to_owned());
     }
     Ok(count as usize)
+}
+
+/// Makes sure the next `cuDevicePrimaryCtxRetain` on device `ordinal` gets a fresh context,
+/// the way out of a sticky error (a trap or illegal address poisons a context for good).
+/// If dropping riptide's handles released the primary context entirely (it is inactive),
+/// nothing more is needed; if something still retains it, `cuDevicePrimaryCtxReset` (what
+/// `cudaDeviceReset` does) destroys its allocations and state. Returns whether it reset.
+///
+/// # Safety
+/// Every stream, event, module and allocation made in the old context must already be
+/// dropped: their handles dangle after a reset, and the driver may reuse their values.
+pub(crate) unsafe fn renew_primary_context(ordinal: usize) -> Result<bool> {
+    let device = result::device::get(ordinal as i32).map_err(|e| driver_error("cuDeviceGet", e))?;
+    let (mut flags, mut active) = (0u32, 0i32);
+    // SAFETY: `device` is a valid device handle; both out-pointers are live locals.
+    unsafe { sys::cuDevicePrimaryCtxGetState(device, &mut flags, &mut active) }
+        .result()
+        .map_err(|e| driver_error("cuDevicePrimaryCtxGetState", e))?;
+    if active == 0 {
+        return Ok(false);
+    }
+    // SAFETY: `device` is a valid device handle; the caller guarantees nothing of the old
+    // context is still in use.
+    unsafe { sys::cuDevicePrimaryCtxReset_v2(device) }
+        .result()
+        .map_err(|e| driver_error("cuDevicePrimaryCtxReset", e))?;
+    Ok(true)
 }
 
 fn describe(err: &DriverError) -> String {
