@@ -54,10 +54,16 @@ fn main() -> Result<()> {
     ours.insert("pipeline".into(), riptide_pipeline(&dev, pipeline_bytes)?);
 
     // The peers' side.
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peers/peers.py");
-    let json_path = std::env::temp_dir().join(format!("riptide-peers-{}.json", std::process::id()));
+    // The script travels inside the bench executable (which may run on another machine
+    // than the one it was built on) and is written next to its JSON output.
+    let tmp = std::env::temp_dir();
+    let script = tmp.join(format!("riptide-peers-{}.py", std::process::id()));
+    std::fs::write(&script, include_str!("peers.py"))
+        .map_err(|e| riptide::Error::Backend(format!("writing {}: {e}", script.display())))?;
+    let script = script.display().to_string();
+    let json_path = tmp.join(format!("riptide-peers-{}.json", std::process::id()));
     let status = Command::new("python3")
-        .arg(script)
+        .arg(&script)
         .args(["--elements", &n.to_string()])
         .args(["--pipeline-bytes", &pipeline_bytes.to_string()])
         .args(["--chunks", &CHUNKS.to_string()])
