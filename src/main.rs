@@ -159,6 +159,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     cli::init_logging(args.verbose);
     cli::cancel::install();
+    let restartable = matches!(args.command, Some(Command::Process(_)));
     let result = args.backend.parse().and_then(|backend| match args.command {
         Some(Command::Devices) => cli::devices::run(backend),
         Some(Command::Process(p)) => cli::process::parse_op(&p.op).and_then(|op| {
@@ -197,6 +198,15 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if restartable && cli::restart::wanted(&err) => {
+            match cli::restart::run_again(&err) {
+                Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+                Err(e) => {
+                    eprintln!("riptide: {e}");
+                    ExitCode::from(cli::exit_code(&err))
+                }
+            }
+        }
         Err(err) => {
             eprintln!("riptide: {err}");
             ExitCode::from(cli::exit_code(&err))

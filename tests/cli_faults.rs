@@ -66,6 +66,9 @@ fn riptide(args: &[&str], faults: Option<&str>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_riptide"));
     cmd.args(["--backend", "cpu"]).args(args);
     cmd.env_remove("RIPTIDE_CPU_FAULTS");
+    // As if the one restart after a sticky fault were used up, so that a fatal fault's exit
+    // code shows; `a_fault_that_outlives_the_process_restarts_it_once` clears it.
+    cmd.env(riptide::cli::restart::RESTARTED_ENV, "1");
     if let Some(f) = faults {
         cmd.env("RIPTIDE_CPU_FAULTS", f);
     }
@@ -149,6 +152,48 @@ fn fatal_faults_exit_with_their_code_and_leave_no_output() {
         assert!(stderr(&o).contains(text), "{faults}: {}", stderr(&o));
         assert_eq!(dir.names(), ["in.npy"], "{faults}: nothing may be left");
     }
+}
+
+/// A sticky fault that the in-process recovery cannot clear (here: it repeats on the retry)
+/// makes `process` run once more in a fresh process, which (without the injected faults of
+/// the first) writes the right output.
+#[test]
+fn a_fault_that_outlives_the_process_restarts_it_once() {
+    let x = input(100_000);
+    let dir = Dir::new("restart");
+    let input = dir.0.join("in.npy");
+    write_npy(&input, &x);
+    let output = dir.0.join("out.npy");
+    let o = riptide(
+        &[
+            "process",
+            "--op",
+            OP,
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+            "--chunk",
+            "16KiB",
+        ],
+        Some("kernel:2:1000000:fault"),
+    )
+    .env_remove(riptide::cli::restart::RESTARTED_ENV)
+    .output()
+    .expect("runs");
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("after one retry") && err.contains("fresh process"),
+        "{err}"
+    );
+    let got = read_npy_f32(&output);
+    let want = expected(&x);
+    let bad = (0..want.len())
+        .filter(|&i| got[i].to_bits() != want[i].to_bits())
+        .count();
+    assert_eq!(bad, 0, "elements differ from the reference");
+    assert_eq!(dir.names(), ["in.npy", "out.npy"]);
 }
 
 #[test]

@@ -301,33 +301,67 @@ fn trap_kernel_poisons_until_recovered_cpu() -> Result<()> {
     trap_then_recover(Device::cpu(CpuConfig::default()))
 }
 
+/// The GPU tests share device 0's primary context, which a trap poisons for every user in
+/// the process until it is reset: they take turns.
+static ONE_GPU_TEST_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn gpu_turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_GPU_TEST_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn trap_kernel_poisons_until_recovered_gpu() -> Result<()> {
-    match common::gpu_device() {
-        Some(dev) => trap_then_recover(dev),
-        None => Ok(()),
+    let _turn = gpu_turn();
+    let Some(dev) = common::gpu_device() else {
+        return Ok(());
+    };
+    // The trap must surface as a device fault. Whether the context can then be recreated in
+    // this process is up to the driver (NVIDIA documents a process restart as the way out of
+    // some sticky errors, and an H100 with driver 580 refuses the new context at times): a
+    // refusal must be a clear device error, a success must give a working device.
+    match trap_then_recover(dev) {
+        Ok(()) => eprintln!("recovered in-process"),
+        Err(e @ (Error::DeviceFault { .. } | Error::DeviceLost { .. })) => {
+            eprintln!("in-process recovery refused by the driver: {e}")
+        }
+        Err(other) => panic!("unexpected error: {other}"),
     }
+    Ok(())
 }
 
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn a_trap_mid_run_is_retried_on_a_recreated_context_gpu() {
+    let _turn = gpu_turn();
     let Some(dev) = common::gpu_device() else {
         return;
     };
-    // The trap runs on the first chunk's stream before the run; the run must notice the
-    // poisoned context, recreate it and produce the right result.
+    // The trap runs before the run; the run must notice the poisoned context and either
+    // recreate it and produce the right result, or fail naming the chunk.
     let stream = dev.stream().expect("stream");
     riptide::host::kernels::debug::trap(&stream).expect("launch");
     drop(stream);
     let x = input();
     let (result, got, notes) = run(dev, &compute(), &x, None);
-    result.expect("recovers");
-    assert!(notes.iter().any(|n| n.contains("recreated")), "{notes:?}");
-    // The kernel and the reference both apply k fused multiply-adds in the same order
-    // (docs/kernels.md, Elementwise), so the results agree bit for bit.
-    assert_eq!(mismatches(&got, &expected_compute(&x)), 0);
+    match result {
+        Ok(_) => {
+            assert!(notes.iter().any(|n| n.contains("recreated")), "{notes:?}");
+            // The kernel and the reference both apply k fused multiply-adds in the same
+            // order (docs/kernels.md, Elementwise), so the results agree bit for bit.
+            assert_eq!(mismatches(&got, &expected_compute(&x)), 0);
+        }
+        // The driver may refuse a new context in this process (see
+        // `trap_kernel_poisons_until_recovered_gpu`): then the error names the chunk, and
+        // `riptide process` restarts itself (tests/cli_faults.rs).
+        Err(e @ Error::DeviceFault { .. }) => {
+            assert!(e.to_string().contains("chunk"), "{e}");
+            eprintln!("in-process recovery refused by the driver: {e}");
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+    }
 }
 
 #[test]
@@ -391,6 +425,7 @@ fn a_fault_in_a_reduction_is_blamed_on_the_chunks_in_flight_not_the_first() {
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn out_of_memory_on_a_gpu_shrinks_the_chunk_gpu() {
+    let _turn = gpu_turn();
     let Some(dev) = common::gpu_device() else {
         return;
     };

@@ -9,6 +9,7 @@ pub mod npy;
 pub mod plan;
 pub mod process;
 pub mod progress;
+pub mod restart;
 pub mod run;
 pub mod run_multi;
 pub mod summary;

@@ -180,7 +180,14 @@ where
                     });
                 }
                 retried_chunks.push(range.start);
-                let recovered = dev.recover()?;
+                // After some sticky errors the driver refuses every CUDA call for the rest of
+                // the process (NVIDIA documents a restart as the way out); say which chunk.
+                let recovered = dev.recover().map_err(|e| Error::DeviceFault {
+                    operation: format!(
+                        "chunk {index} (elements {range:?}, bytes {bytes:?}): {operation}; recreating the device context failed ({e})"
+                    ),
+                    message: message.clone(),
+                })?;
                 let note = format!(
                     "device fault in {operation} ({message}) at chunk {index} (elements {range:?}, bytes {bytes:?}{}); recreated the device and retrying from {}",
                     if streamed {
