@@ -311,10 +311,41 @@ fn gpu_turn() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|e| e.into_inner())
 }
 
+/// Set in the child process a GPU test runs its body in.
+const CHILD_ENV: &str = "RIPTIDE_RECOVERY_TEST_CHILD";
+
+/// Runs test `name` in a child process of this test executable and fails if it fails: after
+/// a trap the driver may refuse CUDA for the rest of the process, which must not decide the
+/// outcome of the tests that run after it. Returns `true` in the child, which then runs the
+/// body itself.
+fn in_own_process(name: &str) -> bool {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        return true;
+    }
+    let _turn = gpu_turn();
+    let out = std::process::Command::new(std::env::current_exe().expect("test executable"))
+        .args([name, "--exact", "--include-ignored", "--nocapture"])
+        .env(CHILD_ENV, "1")
+        .output()
+        .expect("child test process runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    eprintln!("{stderr}");
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name} in its own process:\n{stdout}\n{stderr}"
+    );
+    false
+}
+
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn trap_kernel_poisons_until_recovered_gpu() -> Result<()> {
-    let _turn = gpu_turn();
+    if !in_own_process("trap_kernel_poisons_until_recovered_gpu") {
+        return Ok(());
+    }
     let Some(dev) = common::gpu_device() else {
         return Ok(());
     };
@@ -335,7 +366,9 @@ fn trap_kernel_poisons_until_recovered_gpu() -> Result<()> {
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn a_trap_mid_run_is_retried_on_a_recreated_context_gpu() {
-    let _turn = gpu_turn();
+    if !in_own_process("a_trap_mid_run_is_retried_on_a_recreated_context_gpu") {
+        return;
+    }
     let Some(dev) = common::gpu_device() else {
         return;
     };
@@ -425,7 +458,9 @@ fn a_fault_in_a_reduction_is_blamed_on_the_chunks_in_flight_not_the_first() {
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn out_of_memory_on_a_gpu_shrinks_the_chunk_gpu() {
-    let _turn = gpu_turn();
+    if !in_own_process("out_of_memory_on_a_gpu_shrinks_the_chunk_gpu") {
+        return;
+    }
     let Some(dev) = common::gpu_device() else {
         return;
     };
