@@ -2,7 +2,7 @@
 //! and pinned memory are allocated, per backend, process-wide.
 //!
 //! Every [`crate::backend::Stream`], [`crate::backend::Event`] and allocation holds a
-//! [`Counted`] guard that adds itself on creation and subtracts itself on drop, so a leak
+//! `Counted` guard that adds itself on creation and subtracts itself on drop, so a leak
 //! shows as a counter that keeps growing. Soak tests and `riptide` runs read them with
 //! [`resources`].
 
