@@ -49,3 +49,15 @@ fn cli_plan_corpus_never_panics() {
         assert!(caught.is_ok(), "cli_plan panicked on {name}");
     }
 }
+
+/// Found by fuzzing: a header of nested braces made the literal parser backtrack for
+/// minutes (before the fix this test would not finish); it is refused up front now.
+#[test]
+fn a_header_of_nested_brackets_is_refused_quickly() {
+    let (_, data) = corpus("npy_header")
+        .into_iter()
+        .find(|(name, _)| name == "nested-braces-hang")
+        .expect("the regression input is in the corpus");
+    let err = NpyLayout::parse(&data, data.len() as u64).unwrap_err();
+    assert!(err.contains("nested"), "{err}");
+}

@@ -122,6 +122,9 @@ impl NpyLayout {
                 "the header claims {offset} bytes but the file has {file_len} (truncated?)"
             ));
         }
+        if let Some(problem) = not_flat(&head[..offset]) {
+            return Err(problem);
+        }
         if shape_overflows(&head[..offset]) {
             return Err("the shape's element count overflows 64 bits".into());
         }
@@ -231,6 +234,36 @@ impl NpyInput {
 /// Whether the header's `'shape': (…)` multiplies out beyond `u64`. The header parser
 /// (npyz) multiplies the dimensions unchecked, which panics in debug builds, so such a
 /// header is refused before it gets there.
+/// A plain array's header is one flat dict holding at most one tuple (the shape):
+/// `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }`. Anything nested deeper —
+/// structured dtypes (lists), nested dicts — is refused before the literal parser sees it:
+/// that parser backtracks exponentially on nested brackets, so a 160-byte header of nested
+/// braces would otherwise hang the reader (found by fuzzing).
+fn not_flat(header: &[u8]) -> Option<String> {
+    let (mut depth, mut max_depth, mut dicts, mut quote) = (0usize, 0usize, 0usize, None);
+    for &b in header {
+        match (quote, b) {
+            (Some(q), _) if b == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'\'' | b'"') => quote = Some(b),
+            (None, b'{' | b'(' | b'[') => {
+                dicts += usize::from(b == b'{');
+                depth += 1;
+                max_depth = max_depth.max(depth);
+            }
+            (None, b'}' | b')' | b']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if dicts > 1 || max_depth > 2 {
+        return Some(
+            "not a plain array's header (nested dicts, lists or tuples: structured dtypes are not supported)"
+                .into(),
+        );
+    }
+    None
+}
+
 fn shape_overflows(header: &[u8]) -> bool {
     let text = String::from_utf8_lossy(header);
     let Some(at) = text.find("'shape'") else {
