@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::mismatches;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -25,19 +27,6 @@ type Run<'a> = Box<dyn Fn(&riptide::host::Stream) -> Result<()> + 'a>;
 
 fn input(seed: usize) -> Vec<f32> {
     (0..N).map(|i| ((i * 7 + seed) % 1000) as f32).collect()
-}
-
-fn mismatches(got: &[f32], want: &[f32]) -> usize {
-    let bad: Vec<usize> = (0..want.len()).filter(|&i| got[i] != want[i]).collect();
-    if let Some(&i) = bad.first() {
-        eprintln!(
-            "{} mismatches; first at {i}: got {} want {}",
-            bad.len(),
-            got[i],
-            want[i]
-        );
-    }
-    bad.len()
 }
 
 /// The diamond: `out = 4·in` through two uploads, three axpbys on two branches, a fill and

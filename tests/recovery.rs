@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::mismatches;
+
 use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -86,21 +88,6 @@ fn run<T: Element, K: ChunkKernel<T>>(
         out.into_inner().unwrap(),
         notes.into_inner().unwrap(),
     )
-}
-
-fn mismatches(got: &[f32], want: &[f32]) -> usize {
-    let bad: Vec<usize> = (0..want.len())
-        .filter(|&i| got[i].to_bits() != want[i].to_bits())
-        .collect();
-    if let Some(&i) = bad.first() {
-        eprintln!(
-            "{} mismatches; first at {i}: got {} want {}",
-            bad.len(),
-            got[i],
-            want[i]
-        );
-    }
-    bad.len()
 }
 
 #[test]

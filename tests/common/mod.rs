@@ -73,5 +73,21 @@ pub fn random_f32(len: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
+/// How many elements of `got` differ bit for bit from `want`, printing the first one.
+pub fn mismatches(got: &[f32], want: &[f32]) -> usize {
+    let bad: Vec<usize> = (0..want.len())
+        .filter(|&i| got[i].to_bits() != want[i].to_bits())
+        .collect();
+    if let Some(&i) = bad.first() {
+        eprintln!(
+            "{} mismatches; first at {i}: got {} want {}",
+            bad.len(),
+            got[i],
+            want[i]
+        );
+    }
+    bad.len()
+}
+
 /// Result alias re-exported for test bodies.
 pub type TestResult = Result<()>;

@@ -100,7 +100,8 @@ impl Checked {
         self.reach[from][to / 64] & (1 << (to % 64)) != 0
     }
 
-    fn ordered(&self, a: usize, b: usize) -> bool {
+    /// Whether nodes `a` and `b` run in a fixed order (one reaches the other, or they are one).
+    pub(crate) fn ordered(&self, a: usize, b: usize) -> bool {
         a == b || self.reaches(a, b) || self.reaches(b, a)
     }
 
@@ -118,9 +119,7 @@ impl Checked {
         for (_, touches) in allocations {
             for (x, (a, ta)) in touches.iter().enumerate() {
                 for (b, tb) in &touches[x + 1..] {
-                    let conflict = ta.access == Access::Write || tb.access == Access::Write;
-                    let overlap = ta.bytes.start < tb.bytes.end && tb.bytes.start < ta.bytes.end;
-                    if conflict && overlap && !self.ordered(*a, *b) {
+                    if conflicting(ta, tb) && !self.ordered(*a, *b) {
                         return Err(GraphError::Race {
                             first: describe(dag, *a, ta),
                             second: describe(dag, *b, tb),
@@ -132,6 +131,13 @@ impl Checked {
         }
         Ok(())
     }
+}
+
+/// Whether two accesses to one allocation overlap with at least one writing.
+pub(crate) fn conflicting(a: &Touch, b: &Touch) -> bool {
+    (a.access == Access::Write || b.access == Access::Write)
+        && a.bytes.start < b.bytes.end
+        && b.bytes.start < a.bytes.end
 }
 
 fn describe(dag: &Dag, node: usize, t: &Touch) -> String {

@@ -8,6 +8,7 @@ use crate::backend::cuda::raw::{self, CopyEnd, GraphNode, KernelNode, Repeatable
 use crate::backend::cuda::{CudaDevice, KernelParams, device_ptr};
 use crate::backend::{Device, DeviceImpl, Event, Stream};
 use crate::error::{Error, Result};
+use crate::launch::KernelLaunch;
 
 use super::check::Checked;
 use super::dag::{Dag, Op};
@@ -67,27 +68,13 @@ impl CudaGraph {
                 Op::Kernel(k) => {
                     let mut params = KernelParams::new(cuda, k)?;
                     let mut pointers = params.pointers();
-                    let c = k.config();
                     // SAFETY: the arguments come from a typed launcher (parameters matched to
                     // the PTX entry, lengths checked) and the shape was checked in validation;
                     // the DAG keeps every buffer alive (see above).
-                    unsafe {
-                        graph.add_kernel(
-                            &deps,
-                            KernelNode {
-                                func: params.func,
-                                grid: (c.grid.x, c.grid.y, c.grid.z),
-                                block: (c.block.x, c.block.y, c.block.z),
-                                shared_bytes: c.shared_bytes,
-                                params: &mut pointers,
-                            },
-                        )
-                    }?
+                    unsafe { graph.add_kernel(&deps, kernel_node(k, &params, &mut pointers)) }?
                 }
                 Op::Host { f, .. } => {
-                    let boxed = Box::new(f.clone());
-                    let data: *const RepeatableCallback = &*boxed;
-                    callbacks.push(boxed);
+                    let data = keep_callback(&mut callbacks, f);
                     // SAFETY: the box lives in `callbacks`, owned with the executable.
                     unsafe { graph.add_host(&deps, data) }?
                 }
@@ -177,26 +164,15 @@ impl CudaGraph {
             Op::Kernel(k) => {
                 let mut params = KernelParams::new(&self.device, k)?;
                 let mut pointers = params.pointers();
-                let c = k.config();
                 // SAFETY: as for `add_kernel` in `build`.
                 unsafe {
-                    self.exec.set_kernel(
-                        node,
-                        KernelNode {
-                            func: params.func,
-                            grid: (c.grid.x, c.grid.y, c.grid.z),
-                            block: (c.block.x, c.block.y, c.block.z),
-                            shared_bytes: c.shared_bytes,
-                            params: &mut pointers,
-                        },
-                    )
+                    self.exec
+                        .set_kernel(node, kernel_node(k, &params, &mut pointers))
                 }
             }
             Op::Host { f, .. } => {
-                let boxed = Box::new(f.clone());
-                let data: *const RepeatableCallback = &*boxed;
                 // Earlier callbacks stay alive too: a launch still in flight may call them.
-                self.callbacks.push(boxed);
+                let data = keep_callback(&mut self.callbacks, f);
                 // SAFETY: the box lives in `callbacks`, owned with the executable.
                 unsafe { self.exec.set_host(node, data) }
             }
@@ -212,6 +188,35 @@ impl CudaGraph {
             }
         }
     }
+}
+
+/// The kernel node for launch `k` with its marshalled `params` (`pointers` from them).
+fn kernel_node<'a>(
+    k: &KernelLaunch,
+    params: &KernelParams,
+    pointers: &'a mut [*mut std::ffi::c_void],
+) -> KernelNode<'a> {
+    let c = k.config();
+    KernelNode {
+        func: params.func,
+        grid: (c.grid.x, c.grid.y, c.grid.z),
+        block: (c.block.x, c.block.y, c.block.z),
+        shared_bytes: c.shared_bytes,
+        params: pointers,
+    }
+}
+
+/// Boxes a clone of `f` into `keep` and returns its address, stable for as long as `keep`
+/// holds the box (the driver calls a graph's host callbacks by that address).
+#[allow(clippy::vec_box)]
+pub(crate) fn keep_callback(
+    keep: &mut Vec<Box<RepeatableCallback>>,
+    f: &RepeatableCallback,
+) -> *const RepeatableCallback {
+    let boxed = Box::new(f.clone());
+    let data: *const RepeatableCallback = &*boxed;
+    keep.push(boxed);
+    data
 }
 
 fn copy_ends(op: &Op) -> Result<(CopyEnd, CopyEnd, usize)> {

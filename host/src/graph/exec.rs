@@ -13,10 +13,10 @@ use std::sync::Arc;
 use crate::backend::memory::{HostMemory, Pending};
 use crate::backend::{Device, DeviceImpl, Stream};
 use crate::error::Result;
-use crate::launch::{Access, KernelLaunch};
+use crate::launch::KernelLaunch;
 
 use super::GraphError;
-use super::check::Checked;
+use super::check::{Checked, conflicting};
 use super::cuda::CudaGraph;
 use super::dag::{Dag, NodeId, Op, Touch};
 use super::eager::EagerRunner;
@@ -82,6 +82,15 @@ impl Graph {
 
     fn make(dag: Dag, device: &Device, method: GraphMethod) -> Result<Graph> {
         let checked = Checked::new(&dag, device)?;
+        Graph::from_checked(dag, checked, device, method)
+    }
+
+    fn from_checked(
+        dag: Dag,
+        checked: Checked,
+        device: &Device,
+        method: GraphMethod,
+    ) -> Result<Graph> {
         let backend = instantiate(&dag, &checked, device, method)?;
         Ok(Graph {
             device: device.clone(),
@@ -154,16 +163,7 @@ impl Graph {
     pub fn update(&mut self, dag: Dag) -> Result<UpdateOutcome> {
         let checked = Checked::new(&dag, &self.device)?;
         if !same_topology(&self.dag, &dag) {
-            let backend = instantiate(&dag, &checked, &self.device, self.method)?;
-            *self = Graph {
-                device: self.device.clone(),
-                method: self.method,
-                touches: index_touches(&dag),
-                host: host_memories(&dag),
-                dag,
-                checked,
-                backend,
-            };
+            *self = Graph::from_checked(dag, checked, &self.device, self.method)?;
             return Ok(UpdateOutcome::Reinstantiated);
         }
         if let Backend::Cuda(g) = &mut self.backend {
@@ -184,10 +184,7 @@ impl Graph {
     fn check_against_others(&self, i: usize, new: &[Touch]) -> Result<()> {
         for t in new.iter().filter(|t| !t.bytes.is_empty()) {
             for (j, u) in self.touches.get(&t.allocation).into_iter().flatten() {
-                let conflict = t.access == Access::Write || u.access == Access::Write;
-                let overlap = t.bytes.start < u.bytes.end && u.bytes.start < t.bytes.end;
-                let ordered = *j == i || self.checked.reaches(i, *j) || self.checked.reaches(*j, i);
-                if conflict && overlap && !ordered {
+                if conflicting(t, u) && !self.checked.ordered(i, *j) {
                     return Err(GraphError::Race {
                         first: format!("updated node {i} touches {:?}", t.label),
                         second: format!(
@@ -292,13 +289,12 @@ fn emulate_capture(dag: &Dag, checked: &Checked, max_streams: usize) -> Result<D
 
 fn same_topology(a: &Dag, b: &Dag) -> bool {
     a.nodes.len() == b.nodes.len()
-        && a.nodes.iter().zip(&b.nodes).all(|(x, y)| {
-            let mut dx = x.deps.clone();
-            let mut dy = y.deps.clone();
-            dx.sort_unstable();
-            dy.sort_unstable();
-            x.op.kind() == y.op.kind() && dx == dy
-        })
+        // Every way of adding a node or an edge keeps `deps` sorted and free of repeats.
+        && a
+            .nodes
+            .iter()
+            .zip(&b.nodes)
+            .all(|(x, y)| x.op.kind() == y.op.kind() && x.deps == y.deps)
 }
 
 fn index_touches(dag: &Dag) -> HashMap<u64, Vec<(usize, Touch)>> {

@@ -66,9 +66,7 @@ impl Issue for StreamIssuer<'_> {
             Op::Zero { dst } => stream.zero_range(dst.clone())?,
             Op::Host { f, .. } => match (self.mode, stream.cuda(), self.keep.as_mut()) {
                 (Mode::Capture, Some(s), Some(keep)) => {
-                    let boxed = Box::new(f.clone());
-                    let data: *const RepeatableCallback = &*boxed;
-                    keep.push(boxed);
+                    let data = super::cuda::keep_callback(keep, f);
                     // SAFETY: the box lives in `keep`, owned by the captured graph until its
                     // executable is destroyed (after its last launch completed).
                     unsafe { raw::launch_host_fn_repeatable(s.ctx(), s.raw(), data) }?

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::multi::combine::{CombineAcross, CombinePath};
 use crate::multi::planner::Weights;
 use crate::multi::queue::ChunkQueue;
-use crate::pipeline::kernel::{ChunkKernel, ChunkOutput};
+use crate::pipeline::kernel::ChunkKernel;
 use crate::pipeline::plan::{self, Chunk};
 use crate::pipeline::{Pipeline, PipelineConfig, Run};
 
@@ -201,29 +201,13 @@ impl MultiPipeline {
         mut output: Option<&mut PinnedBuffer<T>>,
     ) -> Result<(K::Output, MultiStats)> {
         let len = input.len();
-        let streamed = kernel.output() != ChunkOutput::Accumulated;
         if kernel.ordered() && self.pipelines.len() > 1 {
             return Err(Error::InvalidArgument(format!(
                 "{}: chunks carry values to their successors, so they cannot be split across devices",
                 kernel.name()
             )));
         }
-        match (&output, streamed) {
-            (None, true) => {
-                return Err(Error::InvalidArgument(format!(
-                    "{}: an output buffer is required",
-                    kernel.name()
-                )));
-            }
-            (Some(o), true) if o.len() != len => {
-                return Err(Error::length(
-                    format!("{}: output", kernel.name()),
-                    len,
-                    o.len(),
-                ));
-            }
-            _ => {}
-        }
+        crate::pipeline::check_output(kernel, len, output.as_ref().map(|o| o.len()))?;
         let chunk_elems = self.pipelines[0].config().chunk_elems;
         let chunks = plan::chunks(len, chunk_elems, kernel.granule(), kernel.halo())?;
         let sim_start = self.simulated_now();

@@ -122,23 +122,7 @@ impl Pipeline {
         mut output: Option<&mut PinnedBuffer<T>>,
     ) -> Result<(K::Output, RunStats)> {
         let len = input.len();
-        let streamed = kernel.output() != ChunkOutput::Accumulated;
-        match (&output, streamed) {
-            (None, true) => {
-                return Err(Error::InvalidArgument(format!(
-                    "{}: an output buffer is required",
-                    kernel.name()
-                )));
-            }
-            (Some(o), true) if o.len() != len => {
-                return Err(Error::length(
-                    format!("{}: output", kernel.name()),
-                    len,
-                    o.len(),
-                ));
-            }
-            _ => {}
-        }
+        check_output(kernel, len, output.as_ref().map(|o| o.len()))?;
         let mut run = Run::prepare(self, kernel, len)?;
         let start = Instant::now();
         run.begin()?;
@@ -386,5 +370,25 @@ impl<'p, T: Element, K: ChunkKernel<T>> Run<'p, T, K> {
                 device_ms,
             },
         ))
+    }
+}
+
+/// Checks that a kernel writing a streamed result has an output buffer of the input's length
+/// `len` (`output_len`: the buffer's length, if one was given).
+pub(crate) fn check_output<T: Element, K: ChunkKernel<T>>(
+    kernel: &K,
+    len: usize,
+    output_len: Option<usize>,
+) -> Result<()> {
+    if kernel.output() == ChunkOutput::Accumulated {
+        return Ok(());
+    }
+    match output_len {
+        None => Err(Error::InvalidArgument(format!(
+            "{}: an output buffer is required",
+            kernel.name()
+        ))),
+        Some(n) if n != len => Err(Error::length(format!("{}: output", kernel.name()), len, n)),
+        Some(_) => Ok(()),
     }
 }

@@ -33,8 +33,8 @@ mod streaming;
 pub mod tune;
 pub mod workloads;
 
-pub(crate) use engine::Run;
 pub use engine::{Pipeline, RunStats};
+pub(crate) use engine::{Run, check_output};
 pub use kernel::{ChunkContext, ChunkKernel, ChunkOutput};
 pub use plan::Chunk;
 

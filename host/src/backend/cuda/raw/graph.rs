@@ -286,6 +286,7 @@ impl Graph {
         Ok(GraphExec {
             ctx: Arc::clone(&self.ctx),
             handle: exec,
+            serial: std::sync::Mutex::new(()),
         })
     }
 }
@@ -295,12 +296,14 @@ impl Graph {
 pub(crate) struct GraphExec {
     ctx: Arc<CudaContext>,
     handle: sys::CUgraphExec,
+    /// The driver does not synchronise calls on one executable: every call holds this.
+    serial: std::sync::Mutex<()>,
 }
 
-// SAFETY: a CUgraphExec may be launched from any thread; riptide serialises updates and
-// launches through `&mut`/`&` of its owner.
+// SAFETY: a CUgraphExec may be used from any thread (each call binds the context first);
+// calls on it never overlap, because each holds `serial`.
 unsafe impl Send for GraphExec {}
-// SAFETY: as for Send.
+// SAFETY: as for Send: shared references only reach the handle under `serial`.
 unsafe impl Sync for GraphExec {}
 
 impl Drop for GraphExec {
@@ -314,11 +317,16 @@ impl Drop for GraphExec {
 }
 
 impl GraphExec {
+    fn serial(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.serial.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Queues one run of the graph on `stream`.
     ///
     /// # Safety
     /// Every pointer the graph's nodes hold must be valid (the owner keeps the memory alive).
     pub(crate) unsafe fn launch(&self, stream: sys::CUstream) -> Result<()> {
+        let _serial = self.serial();
         bind(&self.ctx)?;
         // SAFETY: forwarded from the caller.
         unsafe { sys::cuGraphLaunch(self.handle, stream) }
@@ -335,6 +343,7 @@ impl GraphExec {
         node: GraphNode,
         mut params: KernelNode<'_>,
     ) -> Result<()> {
+        let _serial = self.serial();
         bind(&self.ctx)?;
         let raw = params.raw();
         // SAFETY: forwarded from the caller; `node` belongs to this executable's graph.
@@ -354,6 +363,7 @@ impl GraphExec {
         src: CopyEnd,
         bytes: usize,
     ) -> Result<()> {
+        let _serial = self.serial();
         bind(&self.ctx)?;
         let params = linear_copy(dst, src, bytes);
         // SAFETY: forwarded from the caller.
@@ -374,6 +384,7 @@ impl GraphExec {
         dst: sys::CUdeviceptr,
         bytes: usize,
     ) -> Result<()> {
+        let _serial = self.serial();
         bind(&self.ctx)?;
         let params = memset_params(dst, bytes);
         // SAFETY: forwarded from the caller.
@@ -393,6 +404,7 @@ impl GraphExec {
         node: GraphNode,
         data: *const RepeatableCallback,
     ) -> Result<()> {
+        let _serial = self.serial();
         bind(&self.ctx)?;
         let params = sys::CUDA_HOST_NODE_PARAMS {
             fn_: Some(run_repeatable_callback),
