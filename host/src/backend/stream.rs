@@ -261,6 +261,13 @@ impl Stream {
 
     /// Marks the current end of the stream in `event`.
     pub fn record(&self, event: &Event) -> Result<()> {
+        if event.device != self.device.ordinal() {
+            return Err(Error::DeviceMismatch(format!(
+                "recording an event of device {} on a stream of device {} (an event is recorded on its own device's streams; any device may wait on it)",
+                event.device,
+                self.device.ordinal()
+            )));
+        }
         match (&self.inner, &event.inner) {
             (StreamImpl::Cuda(s), EventImpl::Cuda(e)) => s.record(e),
             (StreamImpl::Cpu(s), EventImpl::Cpu(e)) => s.record(e),
@@ -406,6 +413,9 @@ fn mixed(what: &str) -> Error {
 #[derive(Debug)]
 pub struct Event {
     inner: EventImpl,
+    /// The ordinal of the device it was made on; it is recorded only on that device's
+    /// streams.
+    device: usize,
     _counted: Counted,
 }
 
@@ -423,6 +433,7 @@ impl Event {
         };
         Ok(Event {
             inner,
+            device: device.ordinal(),
             _counted: Counted::new(device.backend(), Counter::Events, 1),
         })
     }

@@ -7,7 +7,7 @@ use crate::error::Result;
 use super::check::Checked;
 use super::dag::Dag;
 use super::issue::{Mode, StreamIssuer, issue};
-use super::plan::Plan;
+use super::plan::{Plan, Step};
 
 /// A DAG planned onto a stream pool, ready to be issued any number of times.
 ///
@@ -53,10 +53,22 @@ impl EagerRunner {
             .iter()
             .map(|&d| devices[d].stream())
             .collect::<Result<Vec<_>>>()?;
-        // An event is recorded on one lane and waited on by others: make it on device 0,
-        // which every device of the backend can wait on.
-        let events = (0..plan.events)
-            .map(|_| devices[0].event(false))
+        // An event is recorded on one lane and waited on by others (of any device): it must
+        // belong to the device of the lane that records it.
+        let mut recorder = vec![0; plan.events];
+        for step in &plan.steps {
+            if let Step::Record { lane, event } = *step {
+                recorder[event] = plan.lane_device[lane];
+            }
+        }
+        for step in &plan.steps {
+            if let Step::Record { lane, event } = *step {
+                debug_assert_eq!(recorder[event], plan.lane_device[lane], "event {event}");
+            }
+        }
+        let events = recorder
+            .iter()
+            .map(|&d| devices[d].event(false))
             .collect::<Result<Vec<_>>>()?;
         Ok(EagerRunner {
             devices: devices.to_vec(),
