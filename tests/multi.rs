@@ -513,3 +513,51 @@ fn resident_stencil_exchanges_halos_on_one_gpu() -> Result<()> {
     }
     Ok(())
 }
+
+// ---- Distinct GPUs ----
+
+/// Every CUDA device present, when there are at least two; says why and gives `None`
+/// otherwise (no GPU at all fails under RIPTIDE_REQUIRE_GPU=1, like every GPU test).
+fn distinct_gpus() -> Option<Vec<Device>> {
+    common::gpu_device()?;
+    let count = riptide::host::backend::cuda_device_count().unwrap_or(0);
+    if count < 2 {
+        eprintln!("skipping: {count} CUDA device(s); this test needs two");
+        return None;
+    }
+    (0..count)
+        .map(|i| Device::cuda(i, riptide::PTX).ok())
+        .collect()
+}
+
+#[test]
+#[ignore = "needs two CUDA GPUs"]
+fn results_equal_the_reference_over_distinct_gpus() -> Result<()> {
+    let Some(devices) = distinct_gpus() else {
+        return Ok(());
+    };
+    results_match_the_reference(&devices)?;
+    scans_match(&devices)?;
+    Ok(())
+}
+
+#[test]
+#[ignore = "needs two CUDA GPUs"]
+fn resident_stencil_exchanges_halos_between_distinct_gpus() -> Result<()> {
+    let Some(devices) = distinct_gpus() else {
+        return Ok(());
+    };
+    let mut reachable = true;
+    for pair in devices.windows(2) {
+        reachable &= pair[1].enable_peer_access(&pair[0])? && pair[0].enable_peer_access(&pair[1])?;
+    }
+    let peer = resident_stencil_matches(&devices, false)?;
+    // Peer copies where neighbouring GPUs can reach each other, the host path otherwise;
+    // both must give the reference's bits.
+    eprintln!("halo paths between distinct GPUs (peer access: {reachable}): {peer:?}");
+    let want = if reachable { HaloPath::Peer } else { HaloPath::Host };
+    assert!(peer.iter().all(|p| *p == want), "{peer:?}");
+    let host = resident_stencil_matches(&devices, true)?;
+    assert!(host.iter().all(|p| *p == HaloPath::Host));
+    Ok(())
+}
