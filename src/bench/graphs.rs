@@ -13,8 +13,19 @@ use super::sweep::{GraphVsEager, SweepOptions};
 /// Elements each small kernel touches (one block of axpby).
 pub const SMALL_KERNEL_LEN: usize = 256;
 
-/// A DAG of `branches` independent chains of `y += x` kernels, `nodes` kernels in all, with
-/// the buffers it names.
+/// What each kernel of a [`GraphWorkload`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeBody {
+    /// `y += x` over [`SMALL_KERNEL_LEN`] elements (one block of axpby): each kernel reads
+    /// what the one before it wrote.
+    Axpby,
+    /// A kernel of one thread that touches no memory (the fault-injection kernel, disarmed):
+    /// what launch-overhead figures such as "graph replay 0.79 µs per node" are quoted for.
+    Empty,
+}
+
+/// A DAG of `branches` independent chains of `nodes / branches` kernels each, with the
+/// buffers it names.
 #[derive(Debug)]
 pub struct GraphWorkload {
     /// "chain N" or "wide BxD".
@@ -29,11 +40,23 @@ pub struct GraphWorkload {
     pub outs: Vec<DeviceBuffer<f32>>,
     /// Kernels per branch: each run adds this to every element of every accumulator.
     pub depth: usize,
+    /// What the kernels do.
+    pub body: NodeBody,
 }
 
 impl GraphWorkload {
-    /// Builds `branches` chains of `nodes / branches` kernels on `dev`.
+    /// Builds `branches` chains of `nodes / branches` axpby kernels on `dev`.
     pub fn new(dev: &Device, nodes: usize, branches: usize) -> Result<GraphWorkload> {
+        GraphWorkload::with_body(dev, nodes, branches, NodeBody::Axpby)
+    }
+
+    /// Builds `branches` chains of `nodes / branches` kernels doing `body` on `dev`.
+    pub fn with_body(
+        dev: &Device,
+        nodes: usize,
+        branches: usize,
+        body: NodeBody,
+    ) -> Result<GraphWorkload> {
         let branches = branches.max(1);
         let depth = (nodes / branches).max(1);
         let s = dev.stream()?;
@@ -48,17 +71,25 @@ impl GraphWorkload {
             s.fill_zero(&mut *y)?;
             let mut prev = Vec::new();
             for _ in 0..depth {
-                let id =
-                    dag.record_one(dev, &prev, |s| kernels::axpby(s, 1.0, &x, 1.0, &mut *y))?;
+                let id = match body {
+                    NodeBody::Axpby => {
+                        dag.record_one(dev, &prev, |s| kernels::axpby(s, 1.0, &x, 1.0, &mut *y))?
+                    }
+                    NodeBody::Empty => dag.record_one(dev, &prev, kernels::debug::disarmed)?,
+                };
                 first_kernel.get_or_insert(id);
                 prev = vec![id];
             }
         }
         s.synchronize()?;
-        let name = if branches == 1 {
+        let shape = if branches == 1 {
             format!("chain {depth}")
         } else {
             format!("wide {branches}x{depth}")
+        };
+        let name = match body {
+            NodeBody::Axpby => shape,
+            NodeBody::Empty => format!("{shape}, empty kernels"),
         };
         Ok(GraphWorkload {
             name,
@@ -67,12 +98,17 @@ impl GraphWorkload {
             x,
             outs,
             depth,
+            body,
         })
     }
 
-    /// Checks every accumulator holds `runs · depth` (each run adds `depth` ones).
+    /// Checks every accumulator holds `runs · depth` (each run adds `depth` ones; empty
+    /// kernels leave them at zero).
     pub fn verify(&self, stream: &Stream, runs: usize) -> Result<()> {
-        let want = (runs * self.depth) as f32;
+        let want = match self.body {
+            NodeBody::Axpby => (runs * self.depth) as f32,
+            NodeBody::Empty => 0.0,
+        };
         for y in &self.outs {
             let bad = stream.download(y)?.iter().filter(|v| **v != want).count();
             if bad > 0 {
