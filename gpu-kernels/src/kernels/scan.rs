@@ -79,12 +79,16 @@
 
 use crate::device::atomic::{add_u32, load_relaxed_u64, store_relaxed_u32, store_relaxed_u64};
 use crate::device::index::{grid_dim_x, thread_x};
-use crate::device::memory::{F32x4, copy_async_16, store_f32x4, wait_async_copies};
+use crate::device::memory::{
+    F32x4, commit_async_copies, copy_async_16, store_f32x4, wait_async_copy_groups,
+};
 use crate::device::shared::{dynamic_shared, sync_threads};
 use crate::device::state_space::{dynamic_shared_base, load_shared_f32x4, store_shared_u32};
 use crate::device::warp::{all, ballot, lane_id, shfl_idx_u32, shfl_up_u32, shfl_xor_u32};
 
-use crate::config::{SCAN_BLOCK, SCAN_GROUP_TILES, SCAN_TILE, WARP_SIZE};
+use crate::config::{
+    SCAN_BLOCK, SCAN_GROUP_TILES, SCAN_SHARED_BYTES, SCAN_STAGED_TILES, SCAN_TILE, WARP_SIZE,
+};
 
 /// Warps per block.
 const WARPS: usize = (SCAN_BLOCK / WARP_SIZE) as usize;
@@ -374,6 +378,85 @@ fn pick(v: [u32; 4], i: usize) -> u32 {
     }
 }
 
+/// Byte offset of the first staged tile in the dynamic shared memory: after two ticket
+/// slots (words 0 and 1, padded to 16 bytes), 32 warp-round totals and 32 offsets.
+const STAGED_AT: u32 = 16 + 2 * 32 * 4;
+/// Bytes of one staged tile.
+const STAGED_BYTES: u32 = 4 * SCAN_TILE as u32;
+
+// The layout fills exactly the launch's shared memory, and every staged vector is 16-byte
+// aligned (`cp.async` of 16 bytes needs it).
+const _: () = assert!(
+    STAGED_AT + SCAN_STAGED_TILES * STAGED_BYTES == SCAN_SHARED_BYTES
+        && STAGED_AT.is_multiple_of(16)
+        && SCAN_STAGED_TILES == 2
+);
+
+/// Draws the block's next ticket: thread 0 takes it from the tile counter and puts it in
+/// `slot`; after the barrier every thread returns it (so it is uniform across the block).
+///
+/// # Safety
+/// Every thread of the block makes the call together; `counter` is the launch's tile
+/// counter and the block has not yet drawn a ticket `≥ tiles`; `slot` is a ticket slot in
+/// shared memory whose previous value every thread read before a barrier that precedes
+/// this call.
+#[inline(always)]
+unsafe fn claim(counter: *mut u32, slot: *mut u32, tid: usize) -> usize {
+    if tid == 0 {
+        // SAFETY: the counter is reached only atomically during the launch (its reset
+        // follows the last claim); no thread reads `slot` until the barrier below.
+        unsafe { *slot = add_u32(counter, 1) };
+    }
+    // SAFETY: every thread of the block reaches this barrier (the caller's contract).
+    unsafe { sync_threads() };
+    // SAFETY: written before the barrier; rewritten only after a later barrier.
+    unsafe { *slot as usize }
+}
+
+/// Issues this thread's `cp.async` copies of the full tile `tile` into the staged tile at
+/// shared address `buffer`: vector `r` (elements `tile·SCAN_TILE + ROUND·r + 4·tid .. + 4`)
+/// goes to the same place of the buffer. The caller commits and waits for them.
+///
+/// # Safety
+/// The tile is full (`(tile + 1)·SCAN_TILE ≤ len`), `x` is 16-byte aligned and readable
+/// for `len` elements, `buffer` is a staged tile of the layout above, and nothing accesses
+/// this thread's vectors of it until this thread has waited for the copies.
+#[inline(always)]
+unsafe fn stage_async(x: *const u32, tile: usize, buffer: u32, tid: usize) {
+    let base = tile * SCAN_TILE;
+    for r in 0..ROUNDS {
+        let e = ROUND * r + 4 * tid;
+        // SAFETY: `base + e + 4 ≤ len` (full tile); `x + base + e` and `buffer + 4e` are
+        // 16-byte aligned (`e` a multiple of 4, `SCAN_TILE` of 4, `buffer` of 16).
+        unsafe { copy_async_16(buffer + 4 * e as u32, x.add(base + e)) };
+    }
+}
+
+/// Stages this thread's vectors of tile `tile` (placed as by [`stage_async`]) with scalar
+/// loads, padding elements at or past `len` with the identity: the path of a partial tile
+/// or of pointers that are not 16-byte aligned.
+///
+/// # Safety
+/// `x` is readable for `len` elements, `buffer` is a staged tile of the layout above with
+/// no copy into it in flight, and no other thread accesses this thread's vectors of it.
+#[inline(always)]
+unsafe fn stage_scalar<O: ScanOp>(x: *const u32, len: usize, tile: usize, buffer: u32, tid: usize) {
+    let base = tile * SCAN_TILE;
+    for r in 0..ROUNDS {
+        let e = ROUND * r + 4 * tid;
+        for j in 0..4 {
+            let v = if base + e + j < len {
+                // SAFETY: `base + e + j < len`. Coherent load: `y` may equal `x`.
+                unsafe { *x.add(base + e + j) }
+            } else {
+                O::IDENTITY
+            };
+            // SAFETY: a word of this thread's vector in the staged tile.
+            unsafe { store_shared_u32(buffer + 4 * (e + j) as u32, v) };
+        }
+    }
+}
+
 /// The whole kernel (module docs).
 ///
 /// # Safety
@@ -406,64 +489,59 @@ unsafe fn scan<O: ScanOp, const INCLUSIVE: bool>(
         }
     };
     let vectors = (x as usize | y as usize).is_multiple_of(16);
-    // Shared memory: words [0] ticket, [4, 36) warp-round totals, [36, 68) offsets, then
-    // from byte 272 the staged tile (`SCAN_TILE` words; `SCAN_SHARED_BYTES` in all).
+    // Whether tile `t < tiles` is staged with `cp.async` and written with vector stores.
+    let fast = |t: usize| vectors && (t + 1) * SCAN_TILE <= len;
+    // Shared memory: words [0, 2) ticket slots, [4, 36) warp-round totals, [36, 68)
+    // offsets, then from byte `STAGED_AT` the two staged tiles (`SCAN_SHARED_BYTES` in all).
+    // Staged tile `b` and ticket slot `b` belong together: the tile whose ticket is in
+    // slot `b` is staged in buffer `b`.
     let smem = dynamic_shared::<u32>();
     // SAFETY: inside the launch's `SCAN_SHARED_BYTES`.
-    let (ticket_slot, totals, offsets) = unsafe { (smem, smem.add(4), smem.add(36)) };
-    let data = dynamic_shared_base() + 272;
+    let (ticket_slots, totals, offsets) = unsafe { (smem, smem.add(4), smem.add(36)) };
+    let buffer = |b: usize| dynamic_shared_base() + STAGED_AT + b as u32 * STAGED_BYTES;
 
     if len == 0 && tid == 0 && crate::device::index::block_x() == 0 {
         // SAFETY: the launcher checked both pointers.
         unsafe { *total_out = *carry_in };
     }
-    loop {
-        if tid == 0 {
-            // SAFETY: the counter is reached only atomically during the launch (its reset
-            // follows the last claim); the slot's readers passed the previous tile's
-            // barriers before thread 0 gets here.
-            unsafe { *ticket_slot = add_u32(counter, 1) };
+    // The block's first ticket, staged in buffer 0 (module docs, Pipeline).
+    let mut slot = 0;
+    // SAFETY: the whole block, no ticket drawn yet, slot 0 unread so far.
+    let mut tile = unsafe { claim(counter, ticket_slots, tid) };
+    if tile < tiles && fast(tile) {
+        // SAFETY: a full tile, `x` aligned; buffer 0 untouched so far.
+        unsafe { stage_async(x, tile, buffer(0), tid) };
+    }
+    // SAFETY: closes the group of the first tile's copies (empty if none).
+    unsafe { commit_async_copies() };
+    while tile < tiles {
+        // Claim the next tile and start its copies into the other buffer before scanning
+        // this one: they stay in flight through this tile's look-back.
+        // SAFETY: the whole block (`tile` is uniform); this block's tickets so far are
+        // `< tiles`; slot `slot ^ 1` was last read before this tile's scan's barriers (or
+        // never).
+        let next = unsafe { claim(counter, ticket_slots.add(slot ^ 1), tid) };
+        if next < tiles && fast(next) {
+            // SAFETY: a full tile, `x` aligned. Buffer `slot ^ 1` was last read by this
+            // thread (only its own vectors) while writing the previous tile's outputs,
+            // which used the values read, before the barrier in `claim`; no copy into it
+            // is in flight (the previous tile's group was waited for).
+            unsafe { stage_async(x, next, buffer(slot ^ 1), tid) };
         }
-        // SAFETY: every thread of the block reaches this barrier (uniform loop).
-        unsafe { sync_threads() };
-        // SAFETY: written before the barrier; rewritten only after the next two barriers.
-        let tile = unsafe { *ticket_slot } as usize;
-        if tile >= tiles {
-            if tid == 0 && tile == tiles + grid_dim_x() as usize - 1 {
-                // SAFETY: the launch's last claim: nothing touches the counter afterwards.
-                unsafe { store_relaxed_u32(counter, 0) };
-            }
-            break;
+        // SAFETY: closes the group of the next tile's copies (empty if none).
+        unsafe { commit_async_copies() };
+        let data = buffer(slot);
+        let fast_tile = fast(tile);
+        if !fast_tile {
+            // SAFETY: no copy was issued into buffer `slot` for this tile, and those of
+            // its earlier tiles were waited for; only this thread touches its vectors.
+            unsafe { stage_scalar::<O>(x, len, tile, data, tid) };
         }
-        let base = tile * SCAN_TILE;
-        let full = base + SCAN_TILE <= len;
-        let fast = full && vectors;
-
-        // Stage: vector `r` of thread `tid` (elements `base + ROUND·r + 4·tid .. + 4`) goes
-        // to the same place of the shared tile. Each thread reads back only what it staged
-        // itself, so its own wait suffices (no barrier).
-        for r in 0..ROUNDS {
-            let e = ROUND * r + 4 * tid;
-            let dst = data + 4 * e as u32;
-            if fast {
-                // SAFETY: the tile is full, so `base + e + 4 <= len`; `x` is 16-byte aligned,
-                // `e` a multiple of 4, `dst` 16-byte aligned in the staged tile.
-                unsafe { copy_async_16(dst, x.add(base + e)) };
-            } else {
-                for j in 0..4 {
-                    let v = if base + e + j < len {
-                        // SAFETY: `base + e + j < len`. Coherent load: `y` may equal `x`.
-                        unsafe { *x.add(base + e + j) }
-                    } else {
-                        O::IDENTITY
-                    };
-                    // SAFETY: a word of this thread's vector in the staged tile.
-                    unsafe { store_shared_u32(dst + 4 * j as u32, v) };
-                }
-            }
-        }
-        // SAFETY: waits for this thread's own copies only.
-        unsafe { wait_async_copies() };
+        // This tile's group is complete once at most the newest one (the next tile's) is
+        // pending. Each thread reads back only what it staged itself, so its own wait
+        // suffices (no barrier).
+        // SAFETY: a wait.
+        unsafe { wait_async_copy_groups::<1>() };
 
         // Thread and warp scans of each round: only the warp totals are kept (in shared
         // memory); the values and lane offsets are computed again after the look-back, with
@@ -477,7 +555,8 @@ unsafe fn scan<O: ScanOp, const INCLUSIVE: bool>(
             // SAFETY: every warp is complete and runs this unconditionally.
             let incl = unsafe { warp_scan::<O>(total, lane) };
             if lane == 31 {
-                // SAFETY: `ROUNDS·WARPS = 32` slots; read by warp 0 after the barrier.
+                // SAFETY: `ROUNDS·WARPS = 32` slots; read by warp 0 after the barrier; the
+                // previous tile's reader (warp 0) passed that tile's last barrier.
                 unsafe { *totals.add(r * WARPS + warp) = incl };
             }
         }
@@ -493,15 +572,17 @@ unsafe fn scan<O: ScanOp, const INCLUSIVE: bool>(
             };
             // SAFETY: whole warp 0; `tile < tiles`.
             let prefix = unsafe { tile_prefix::<O>(tile, aggregate, lane, st) };
-            // SAFETY: 32 offset slots; the previous tile's readers passed this tile's first
-            // two barriers; read after the next barrier.
+            // SAFETY: 32 offset slots; the previous tile's readers passed this tile's
+            // `claim` and first barriers; read after the next barrier.
             unsafe { *offsets.add(lane as usize) = O::add(prefix, offset) };
         }
         // SAFETY: every thread of the block reaches this barrier.
         unsafe { sync_threads() };
 
+        let base = tile * SCAN_TILE;
         for r in 0..ROUNDS {
-            // SAFETY: this thread's staged vector, unchanged since it was read above.
+            // SAFETY: this thread's staged vector, unchanged since it was read above (the
+            // next tile's copies go to the other buffer).
             let a = unsafe { load_shared_f32x4(data + 16 * (ROUND * r / 4 + tid) as u32) }
                 .0
                 .map(f32::to_bits);
@@ -521,9 +602,10 @@ unsafe fn scan<O: ScanOp, const INCLUSIVE: bool>(
                 [off, incl[0], incl[1], incl[2]]
             };
             let e = base + ROUND * r + 4 * tid;
-            if fast {
+            if fast_tile {
                 let out = F32x4(out.map(f32::from_bits));
-                // SAFETY: as for the staging; this block alone writes the tile.
+                // SAFETY: as for the staging (full tile, `y` aligned); this block alone
+                // writes the tile.
                 unsafe { store_f32x4(y.add(e).cast::<F32x4>(), out) };
             } else {
                 for (j, &o) in out.iter().enumerate() {
@@ -539,6 +621,14 @@ unsafe fn scan<O: ScanOp, const INCLUSIVE: bool>(
                 unsafe { *total_out = pick(incl, len - 1 - e) };
             }
         }
+        tile = next;
+        slot ^= 1;
+    }
+    // `tile` is this block's one ticket `≥ tiles`, its last claim; the launch's last claim
+    // resets the counter. No copy is in flight: none was issued for this ticket.
+    if tid == 0 && tile == tiles + grid_dim_x() as usize - 1 {
+        // SAFETY: the launch's last claim: nothing touches the counter afterwards.
+        unsafe { store_relaxed_u32(counter, 0) };
     }
 }
 
