@@ -109,7 +109,9 @@ pub unsafe fn wait_async_copies() {
 /// which counts for [`wait_async_copy_groups`] like any other.
 ///
 /// # Safety
-/// Always sound to execute; `unsafe` for symmetry with the waits whose groups it delimits.
+/// Always sound to execute; `unsafe` because it delimits the groups that
+/// [`wait_async_copy_groups`] counts: a misplaced commit makes a later wait cover fewer
+/// copies than its caller relies on.
 #[inline(always)]
 pub unsafe fn commit_async_copies() {
     // SAFETY: bookkeeping of this thread's copies; it names no memory.

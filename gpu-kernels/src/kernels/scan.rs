@@ -2,6 +2,10 @@
 //! `u32` and `i32` (integers wrap modulo 2^32, so `i32` and `u32` share one bit-level
 //! addition), with the carry read from and the total written to device memory.
 //!
+//! This file holds the entry points, the tile loop with its two-buffer pipeline and the
+//! scan inside a tile; `scan/lookback.rs` the status words and a tile's look-back;
+//! `scan/ops.rs` the addition and the warp-wide scans both use.
+//!
 //! # Algorithm: decoupled look-back over tiles, with a deterministic `f32` result
 //! The input is cut into tiles of `SCAN_TILE = 4096` elements, claimed in increasing order
 //! from an atomic counter, so a tile only ever waits for tiles claimed before it (by blocks
