@@ -173,3 +173,35 @@ fn dynamic_balance_follows_a_device_that_slows_down_mid_run() -> Result<()> {
     );
     Ok(())
 }
+
+/// A device whose share ends early is busy only until its own last chunk, not until the run
+/// ends: on the wall-clock cpu backend (no timing model), a static split giving device 0 one
+/// chunk and device 1 the rest must report device 0 busy for a small part of device 1's time.
+/// (Recording device 0's end mark only when the whole run finished charged it the others'
+/// time, which also skewed the weights `learn` derives from busy times.)
+#[test]
+fn a_device_that_finishes_early_is_not_charged_the_others_time() -> Result<()> {
+    let devices = CpuRuntime::new(CpuConfig::default(), 2).devices();
+    let chunks = 120;
+    let mut multi = MultiPipeline::new(&devices, PipelineConfig::new(CHUNK, 1, 2))?;
+    multi.set_weights(Weights::from_throughput(&[1.0, (chunks - 1) as f64])?)?;
+    multi.set_stealing(false);
+    let kernel = Elementwise(vec![MapStep::Compute {
+        k: 400,
+        a: 0.5,
+        b: 0.25,
+    }]);
+    let input = devices[0].alloc_pinned::<f32>(chunks * CHUNK, "input")?;
+    let mut output = devices[0].alloc_pinned::<f32>(chunks * CHUNK, "output")?;
+    let (_, stats) = multi.run(&kernel, &input, Some(&mut output))?;
+    let (early, late) = (&stats.devices[0], &stats.devices[1]);
+    assert_eq!((early.chunks, late.chunks), (1, chunks - 1));
+    assert!(
+        early.busy_ms < 0.25 * late.busy_ms,
+        "device 0 busy {:.2} ms for 1 chunk, device 1 {:.2} ms for {}",
+        early.busy_ms,
+        late.busy_ms,
+        late.chunks
+    );
+    Ok(())
+}

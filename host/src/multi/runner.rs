@@ -262,6 +262,7 @@ impl MultiPipeline {
                     && let Some(i) = queue.next(d)
                 {
                     issue(&mut runs, &mut in_flight, d, i)?;
+                    end_if_done(&mut runs, &queue, d)?;
                     issued = true;
                 }
             }
@@ -282,6 +283,7 @@ impl MultiPipeline {
             if let Some(i) = queue.next(d) {
                 issue(&mut runs, &mut in_flight, d, i)?;
             }
+            end_if_done(&mut runs, &queue, d)?;
         }
 
         let mut outputs = Vec::with_capacity(devices);
@@ -317,6 +319,20 @@ impl MultiPipeline {
             },
         ))
     }
+}
+
+/// Marks device `d`'s run ended once the queue holds nothing more for it while other
+/// devices still work (a static split, or a device that ran out before the others): its
+/// busy time then ends with the chunks it has in flight, not when the whole run does.
+fn end_if_done<T: Element, K: ChunkKernel<T>>(
+    runs: &mut [Run<'_, T, K>],
+    queue: &ChunkQueue,
+    d: usize,
+) -> Result<()> {
+    if !queue.has_work_for(d) {
+        runs[d].mark_end()?;
+    }
+    Ok(())
 }
 
 /// The candidate device whose oldest in-flight chunk completes first: by simulated time

@@ -152,6 +152,8 @@ pub(crate) struct Run<'p, T: Element, K: ChunkKernel<T>> {
     chain: Option<Event>,
     start: Event,
     end: Event,
+    /// Whether `end` is recorded already ([`Run::mark_end`]).
+    ended: bool,
     pub(crate) bytes_in: u64,
     pub(crate) bytes_out: u64,
     len: usize,
@@ -217,6 +219,7 @@ impl<'p, T: Element, K: ChunkKernel<T>> Run<'p, T, K> {
             },
             start: device.event(true)?,
             end: device.event(true)?,
+            ended: false,
             bytes_in: 0,
             bytes_out: 0,
             len,
@@ -338,12 +341,17 @@ impl<'p, T: Element, K: ChunkKernel<T>> Run<'p, T, K> {
         self.streams().lane(lane).record(&self.slots[i].free)
     }
 
-    /// Waits for everything, collects the kernel's result and the run's statistics.
-    pub(crate) fn finish(self, kernel: &K, start: Instant) -> Result<(K::Output, RunStats)> {
-        let _nvtx = nvtx_range("pipeline finish");
+    /// Records the run's end mark behind every slot's last use and every compute stream, once:
+    /// call it as soon as no more chunks will be queued (while the last ones are still in
+    /// flight), so that the device time ends when the device's work does, not when the host
+    /// gets round to [`Run::finish`] (a device of a multi-device run may finish long before
+    /// the others).
+    pub(crate) fn mark_end(&mut self) -> Result<()> {
+        if self.ended {
+            return Ok(());
+        }
         let s = self.streams();
         let down = s.down();
-        // The end mark follows every slot's last use and every compute stream.
         for slot in &self.slots {
             down.wait(&slot.free)?;
         }
@@ -353,6 +361,15 @@ impl<'p, T: Element, K: ChunkKernel<T>> Run<'p, T, K> {
             down.wait(&done)?;
         }
         down.record(&self.end)?;
+        self.ended = true;
+        Ok(())
+    }
+
+    /// Waits for everything, collects the kernel's result and the run's statistics.
+    pub(crate) fn finish(mut self, kernel: &K, start: Instant) -> Result<(K::Output, RunStats)> {
+        let _nvtx = nvtx_range("pipeline finish");
+        self.mark_end()?;
+        let s = self.streams();
         for stream in &s.all {
             stream.synchronize()?;
         }
