@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`planner`] | splitting chunks in proportion to measured throughput |
 //! | [`queue`] | per-device blocks of chunks, with stealing from the back of the largest |
+//! | `pace` | each device's retirement pace, and the end-game rule that keeps a slow device from holding the last chunks |
 //! | [`runner`] | one pipeline per device fed by one issue loop ([`MultiPipeline`]) |
 //! | [`combine`] | combining per-device results (NCCL all-reduce over distinct GPUs when present, else the host) |
 //! | [`scan`] | a prefix scan over per-device blocks, fixed up with block totals on the host |
@@ -18,6 +19,7 @@
 
 pub mod combine;
 pub mod halo;
+mod pace;
 pub mod planner;
 pub mod queue;
 pub mod runner;

@@ -23,6 +23,7 @@ use crate::backend::{Device, NcclGroup, PinnedBuffer};
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::multi::combine::{CombineAcross, CombinePath};
+use crate::multi::pace::Pace;
 use crate::multi::planner::Weights;
 use crate::multi::queue::ChunkQueue;
 use crate::pipeline::kernel::ChunkKernel;
@@ -270,7 +271,9 @@ impl MultiPipeline {
                 break;
             }
         }
-        // Retire the earliest-finishing chunk, refill that device.
+        // Retire the earliest-finishing chunk, refill that device — near the end only if it
+        // would finish the chunk before the others would finish what is left (`Pace`).
+        let mut pace = Pace::new(devices);
         while queue.remaining() > 0 {
             let candidates: Vec<usize> = (0..devices)
                 .filter(|&d| !in_flight[d].is_empty() && queue.has_work_for(d))
@@ -279,9 +282,23 @@ impl MultiPipeline {
             let done = in_flight[d]
                 .pop_front()
                 .expect("candidates have chunks in flight");
-            runs[d].chunk_done(&done).synchronize()?;
-            if let Some(i) = queue.next(d) {
-                issue(&mut runs, &mut in_flight, d, i)?;
+            let done_event = runs[d].chunk_done(&done);
+            done_event.synchronize()?;
+            // When the chunk completed: the model's time where there is one, else now (the
+            // loop polls, so it sees completions as they happen).
+            let at = done_event
+                .simulated_time()
+                .unwrap_or_else(|| start.elapsed().as_secs_f64());
+            pace.retired(d, at);
+            let counts: Vec<usize> = in_flight.iter().map(VecDeque::len).collect();
+            // A static split keeps every chunk on its own device.
+            if !self.steal || pace.worth_giving(d, &counts, queue.remaining()) {
+                if let Some(i) = queue.next(d) {
+                    issue(&mut runs, &mut in_flight, d, i)?;
+                }
+            } else if in_flight[d].is_empty() {
+                // Left out of the end game with nothing in flight: this device is done.
+                runs[d].mark_end()?;
             }
             end_if_done(&mut runs, &queue, d)?;
         }
