@@ -29,7 +29,7 @@ use support::{
 
 /// 1343 tiles of 4096, the last one partial: crosses a look-back super-group boundary at
 /// 2^22 elements (where the depth function steps), and more tiles than a 132-SM GPU runs
-/// blocks (`SCAN_BLOCKS_PER_SM` = 6 per SM), so blocks claim several tiles each.
+/// blocks (10 per SM), so blocks claim several tiles each.
 const HUGE: usize = 5_500_001;
 
 /// Scratch capacity: the largest case.

@@ -205,15 +205,10 @@ pub const SCAN_TILE: usize = (SCAN_BLOCK * SCAN_ITEMS_PER_THREAD) as usize;
 /// warp).
 pub const SCAN_GROUP_TILES: usize = 32;
 
-/// Tiles a scan block holds in shared memory at once: the one it is scanning and the next
-/// one it has claimed, whose loads are in flight meanwhile (kernels/scan.rs, Pipeline).
-pub const SCAN_STAGED_TILES: u32 = 2;
-
-/// Dynamic shared memory bytes of a scan launch: two ticket slots (16 bytes with padding),
-/// 32 warp-round totals and 32 offsets (128 bytes each), then `SCAN_STAGED_TILES` staged
-/// tiles (`4 · SCAN_TILE` bytes each): 33040. Below the 48 KiB a launch gets without raising
-/// the kernel's shared-memory attribute.
-pub const SCAN_SHARED_BYTES: u32 = 16 + 2 * 32 * 4 + SCAN_STAGED_TILES * 4 * SCAN_TILE as u32;
+/// Dynamic shared memory bytes of a scan launch: a ticket slot (16 bytes), 32 warp-round
+/// totals and 32 offsets (128 bytes each), then the staged tile (`4 · SCAN_TILE` bytes):
+/// 16656.
+pub const SCAN_SHARED_BYTES: u32 = 16 + 2 * 32 * 4 + 4 * SCAN_TILE as u32;
 
 /// Scan epochs must be `< SCAN_EPOCH_LIMIT` (and ≥ 1): the epoch fills the top 30 bits of
 /// a status word's 32-bit tag.
@@ -234,14 +229,10 @@ pub const fn scan_scratch_words(len: usize) -> usize {
     1 + tiles + groups + groups.div_ceil(SCAN_GROUP_TILES)
 }
 
-/// Scan blocks per SM the recommended grid assumes: what fits on an H100. Shared memory
-/// decides: 228 KiB per SM, and each block takes `SCAN_SHARED_BYTES` plus the 1 KiB the
-/// hardware reserves per block, 34064 bytes, so 6 fit (`6 · 34064 = 204384 ≤ 233472`; 7
-/// would need 238448). Registers allow 6 up to 80 per thread (`65536 / (6 · 4)` warps,
-/// rounded down to the 256-register allocation unit: 2560 per warp); ptxas reports far fewer
-/// (tests/ptxas.rs prints them). Blocks beyond the resident ones are harmless (they start
-/// late, find no tile and exit); a launcher may use the occupancy API instead.
-pub const SCAN_BLOCKS_PER_SM: u32 = 6;
+/// Scan blocks per SM the recommended grid assumes: what fits on an H100 (≤ 48 registers,
+/// 16.3 KiB of shared memory per block). Blocks beyond the resident ones are harmless
+/// (they start late, find no tile and exit); a launcher may use the occupancy API instead.
+pub const SCAN_BLOCKS_PER_SM: u32 = 10;
 
 /// Recommended scan grid for `len` elements on a device of `multiprocessors` SMs: one block
 /// per tile, at most `SCAN_BLOCKS_PER_SM` per SM (blocks loop over tiles), at least 1. Any

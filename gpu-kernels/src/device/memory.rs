@@ -1,8 +1,6 @@
 //! 16-byte vector loads and stores (`ld.global.v4.f32` / `st.global.v4.f32`), the widest
 //! access a thread can make and the habit that lets memory-bound kernels reach the
-//! device's copy bandwidth; and asynchronous 16-byte copies from global to shared memory
-//! (`cp.async`), with the commit groups that let a thread wait for an older batch of copies
-//! while a newer one is still in flight.
+//! device's copy bandwidth.
 
 use core::arch::asm;
 
@@ -70,16 +68,13 @@ pub unsafe fn store_f32x4(dst: *mut F32x4, value: F32x4) {
 /// Copies 16 bytes from global memory at `src` to the shared-window address `dst` (see
 /// [`crate::device::state_space`]) without passing through registers
 /// (`cp.async.cg.shared.global`, sm_80 and later; cached in L2 only). The copy completes
-/// asynchronously: the data is there only after this thread's [`wait_async_copies`], or
-/// after a [`wait_async_copy_groups`] that covers the group the copy was committed in.
+/// asynchronously: the data is there only after this thread's [`wait_async_copies`].
 ///
 /// # Safety
 /// `src` must point to 16 readable, 16-byte-aligned bytes of global memory; `dst` must be
 /// a 16-byte-aligned shared address inside the launch's dynamic shared memory that no
-/// thread accesses until this thread's wait for the copy (other threads: and a barrier
-/// after it). Accesses to `dst` before the copy is issued must be ordered before it: by
-/// this thread's program order if they are its own and their results were used, else by a
-/// barrier.
+/// thread accesses until this thread's [`wait_async_copies`] (other threads: and a barrier
+/// after it).
 #[inline(always)]
 pub unsafe fn copy_async_16(dst: u32, src: *const u32) {
     // SAFETY: the caller guarantees both addresses and the absence of other accesses.
@@ -102,38 +97,4 @@ pub unsafe fn copy_async_16(dst: u32, src: *const u32) {
 pub unsafe fn wait_async_copies() {
     // SAFETY: a wait; it names no memory.
     unsafe { asm!("cp.async.wait_all;", options(nostack, preserves_flags)) };
-}
-
-/// Closes the batch of [`copy_async_16`] this thread issued since its previous commit into
-/// one group (`cp.async.commit_group`); with no copy issued it commits an empty group,
-/// which counts for [`wait_async_copy_groups`] like any other.
-///
-/// # Safety
-/// Always sound to execute; `unsafe` because it delimits the groups that
-/// [`wait_async_copy_groups`] counts: a misplaced commit makes a later wait cover fewer
-/// copies than its caller relies on.
-#[inline(always)]
-pub unsafe fn commit_async_copies() {
-    // SAFETY: bookkeeping of this thread's copies; it names no memory.
-    unsafe { asm!("cp.async.commit_group;", options(nostack, preserves_flags)) };
-}
-
-/// Waits until at most the `PENDING` most recently committed groups of this thread's
-/// [`copy_async_16`] are still in flight: every older group has landed in shared memory
-/// and is visible to this thread (`cp.async.wait_group PENDING`). Copies not yet committed
-/// are not waited for.
-///
-/// # Safety
-/// Always sound to execute; `unsafe` because it orders shared-memory accesses that the
-/// caller relies on (other threads see the copies only after a barrier that follows it).
-#[inline(always)]
-pub unsafe fn wait_async_copy_groups<const PENDING: u32>() {
-    // SAFETY: a wait; it names no memory.
-    unsafe {
-        asm!(
-            "cp.async.wait_group {n};",
-            n = const PENDING,
-            options(nostack, preserves_flags),
-        )
-    };
 }
