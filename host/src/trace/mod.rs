@@ -23,6 +23,7 @@ pub mod chrome;
 pub mod metrics;
 mod nvtx;
 mod recorder;
+mod starts;
 pub mod svg;
 
 use serde::{Deserialize, Serialize};
@@ -150,6 +151,11 @@ pub struct Trace {
     pub devices: Vec<TracedDevice>,
     /// The operations.
     pub ops: Vec<TraceOp>,
+    /// Timing events recorded for these operations (CUDA or the cpu backend's wall clock;
+    /// 0 on simulated time): one after each operation, plus one before each whose start
+    /// could not be derived.
+    #[serde(default)]
+    pub timing_events: usize,
 }
 
 impl Trace {
