@@ -549,13 +549,18 @@ fn resident_stencil_exchanges_halos_between_distinct_gpus() -> Result<()> {
     };
     let mut reachable = true;
     for pair in devices.windows(2) {
-        reachable &= pair[1].enable_peer_access(&pair[0])? && pair[0].enable_peer_access(&pair[1])?;
+        reachable &=
+            pair[1].enable_peer_access(&pair[0])? && pair[0].enable_peer_access(&pair[1])?;
     }
     let peer = resident_stencil_matches(&devices, false)?;
     // Peer copies where neighbouring GPUs can reach each other, the host path otherwise;
     // both must give the reference's bits.
     eprintln!("halo paths between distinct GPUs (peer access: {reachable}): {peer:?}");
-    let want = if reachable { HaloPath::Peer } else { HaloPath::Host };
+    let want = if reachable {
+        HaloPath::Peer
+    } else {
+        HaloPath::Host
+    };
     assert!(peer.iter().all(|p| *p == want), "{peer:?}");
     let host = resident_stencil_matches(&devices, true)?;
     assert!(host.iter().all(|p| *p == HaloPath::Host));
