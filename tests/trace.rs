@@ -252,13 +252,18 @@ fn block(stream: &riptide::host::Stream) -> Result<std::sync::mpsc::Sender<()>> 
     Ok(release)
 }
 
-fn only<'t>(trace: &'t Trace, stream: u64, kind: OpKind) -> &'t riptide::host::trace::TraceOp {
+fn only(trace: &Trace, stream: u64, kind: OpKind) -> &riptide::host::trace::TraceOp {
     let found: Vec<_> = trace
         .ops
         .iter()
         .filter(|o| o.stream == stream && o.kind == kind)
         .collect();
-    assert_eq!(found.len(), 1, "one {kind:?} on stream {stream}: {:?}", trace.ops);
+    assert_eq!(
+        found.len(),
+        1,
+        "one {kind:?} on stream {stream}: {:?}",
+        trace.ops
+    );
     found[0]
 }
 
@@ -292,12 +297,21 @@ fn ops_queued_on_a_busy_stream_take_their_start_from_the_op_before() -> Result<(
     let id = s.id();
     let host_fn = only(&trace, id, OpKind::HostFn);
     let d2h = only(&trace, id, OpKind::D2h);
-    let memsets: Vec<_> = trace.ops.iter().filter(|o| o.kind == OpKind::Memset).collect();
+    let memsets: Vec<_> = trace
+        .ops
+        .iter()
+        .filter(|o| o.kind == OpKind::Memset)
+        .collect();
     assert_eq!(memsets.len(), 2);
     // A derived start is the previous op's resolved end, the same f64.
     assert_eq!(memsets[0].start_us, host_fn.end_us);
     assert_eq!(d2h.start_us, memsets[0].end_us);
-    assert!(memsets[1].start_us >= d2h.end_us, "{:?} then {:?}", d2h, memsets[1]);
+    assert!(
+        memsets[1].start_us >= d2h.end_us,
+        "{:?} then {:?}",
+        d2h,
+        memsets[1]
+    );
     // The memset was queued before the hold and ran after it: a start taken when it was
     // queued would charge it the whole hold. Its own work (16 KiB of zeros) takes
     // microseconds; half the hold leaves room for a descheduled worker thread.
@@ -333,12 +347,22 @@ fn a_wait_on_another_busy_stream_starts_the_op_when_the_awaited_op_ends() -> Res
     b.synchronize()?;
     let trace = tracer.take()?;
     assert_eq!(trace.ops.len(), 4);
-    assert_eq!(trace.timing_events, 4 + 2, "start events for the two callbacks only");
+    assert_eq!(
+        trace.timing_events,
+        4 + 2,
+        "start events for the two callbacks only"
+    );
     let a_fill = only(&trace, a.id(), OpKind::Memset);
     let b_fn = only(&trace, b.id(), OpKind::HostFn);
     let b_fill = only(&trace, b.id(), OpKind::Memset);
-    assert!(a_fill.end_us > b_fn.end_us, "A's memset ends after B's callback");
-    assert_eq!(b_fill.start_us, a_fill.end_us, "B's memset starts at A's memset's end");
+    assert!(
+        a_fill.end_us > b_fn.end_us,
+        "A's memset ends after B's callback"
+    );
+    assert_eq!(
+        b_fill.start_us, a_fill.end_us,
+        "B's memset starts at A's memset's end"
+    );
     Ok(())
 }
 

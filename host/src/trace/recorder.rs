@@ -244,7 +244,10 @@ impl Tracer {
         if state.generation != span.generation {
             // Taken while this operation was being queued: the start it was derived from
             // is gone, so the operation is left out.
-            tracing::warn!(kind = span.kind.label(), "operation queued during take: not traced");
+            tracing::warn!(
+                kind = span.kind.label(),
+                "operation queued during take: not traced"
+            );
             let pool = state.pool.entry(span.key).or_default();
             pool.push(end);
             if let Start::Recorded(event) = start {
