@@ -191,9 +191,10 @@ impl Tracer {
     pub(crate) fn begin(&self, stream: &Stream, kind: OpKind, bytes: u64) -> Result<Span> {
         let device = stream.device();
         let key = (device.backend(), device.ordinal());
+        let simulated = simulated(device);
         let mut state = self.lock();
         let generation = state.generation;
-        let start = if simulated(device) {
+        let start = if simulated {
             SpanStart::Simulated
         } else {
             let State {
@@ -241,18 +242,14 @@ impl Tracer {
         let end = self.lock().timing_event(span.key, stream.device())?;
         stream.record_untraced(&end)?;
         let mut state = self.lock();
-        if state.generation != span.generation {
-            // Taken while this operation was being queued: the start it was derived from
-            // is gone, so the operation is left out.
+        if state.generation != span.generation && matches!(start, Start::After(_)) {
+            // Taken while this operation was being queued: the operations its start was
+            // derived from are gone, so it is left out.
             tracing::warn!(
                 kind = span.kind.label(),
                 "operation queued during take: not traced"
             );
-            let pool = state.pool.entry(span.key).or_default();
-            pool.push(end);
-            if let Start::Recorded(event) = start {
-                pool.push(event);
-            }
+            state.pool.entry(span.key).or_default().push(end);
             return Ok(());
         }
         let index = state.pending.len();
