@@ -81,6 +81,13 @@ fn report_has_every_sweep_point_and_parses_back() {
     assert_eq!(report.kernels[0].percent_of_copy, 100.0);
     let t = &report.tracing_overhead;
     assert!(t.untraced_wall_ms > 0.0 && t.traced_wall_ms > 0.0);
+    // One end event per traced op, a start event only where the start was not derived.
+    assert!(
+        t.ops_per_run > 0 && (t.ops_per_run..=2 * t.ops_per_run).contains(&t.timing_events_per_run),
+        "{} timing events for {} ops",
+        t.timing_events_per_run,
+        t.ops_per_run
+    );
     let graphs = report
         .graph_vs_eager
         .as_ref()

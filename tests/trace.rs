@@ -1,7 +1,10 @@
 //! Tracing: a traced pipeline run records every copy and kernel on the stream that ran it,
 //! with sane times on every backend; on the cpu backend's simulated clock the recorded
 //! intervals are the model's (checked against hand-computed durations), tracing leaves the
-//! simulated schedule unchanged, and the metrics see overlap only where streams overlap.
+//! simulated schedule unchanged, and the metrics see overlap only where streams overlap. On
+//! the wall clock, an op queued on a busy stream (held by a blocking host callback) takes its
+//! start from the end of the op it follows on its stream or through a wait, and only ops
+//! whose start cannot be derived pay for a start event.
 
 mod common;
 
@@ -47,6 +50,14 @@ device_tests! {
         assert_eq!(h2d_bytes, (len * 4) as u64);
         // Uploads, lanes and downloads use different streams: 1 + 2 + 1 lanes.
         assert_eq!(trace.lanes().len(), 4);
+        // One end event per op, a start event only where the start was not derived.
+        assert!(
+            (trace.ops.len()..=2 * trace.ops.len()).contains(&trace.timing_events),
+            "{} timing events for {} ops",
+            trace.timing_events,
+            trace.ops.len()
+        );
+        eprintln!("{} timing events for {} ops", trace.timing_events, trace.ops.len());
         for op in &trace.ops {
             assert!(op.start_us.is_finite() && op.end_us >= op.start_us, "{op:?}");
             assert!(op.start_us >= 0.0, "ops start after the origin: {op:?}");
@@ -222,4 +233,178 @@ fn tracing_under_chaos_keeps_results_and_race_detector_quiet() -> Result<()> {
         assert_eq!(count(&tracer.take()?, |k| *k == OpKind::H2d), 21);
     }
     Ok(())
+}
+
+/// A cpu device on host threads (wall clock), traced; returns the untraced handle too.
+fn traced_wall_device(tracer: &Tracer) -> Result<(Device, Device)> {
+    let base = Device::cpu(CpuConfig::checked());
+    let traced = tracer.attach(&base)?;
+    Ok((base, traced))
+}
+
+/// Queues a host callback on `stream` that blocks its stream until the returned sender
+/// sends (or is dropped), so the stream is deterministically busy meanwhile.
+fn block(stream: &riptide::host::Stream) -> Result<std::sync::mpsc::Sender<()>> {
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    stream.host_fn(move || {
+        let _ = gate.recv();
+    })?;
+    Ok(release)
+}
+
+fn only(trace: &Trace, stream: u64, kind: OpKind) -> &riptide::host::trace::TraceOp {
+    let found: Vec<_> = trace
+        .ops
+        .iter()
+        .filter(|o| o.stream == stream && o.kind == kind)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one {kind:?} on stream {stream}: {:?}",
+        trace.ops
+    );
+    found[0]
+}
+
+device_tests! {
+    fn ops_queued_on_a_busy_stream_take_their_start_from_the_op_before(dev: &Device) -> Result<()> {
+        let tracer = Tracer::new();
+        let dev = tracer.attach(dev)?;
+        let s = dev.stream()?;
+        let n = 1 << 12;
+        let mut buf = dev.alloc::<f32>(n, "buf")?;
+        let mut host = dev.alloc_pinned::<f32>(n, "host")?;
+        // The stream is idle: the callback gets a start event. The memset and the copy are
+        // queued while it blocks the stream: their starts are derived.
+        let release = block(&s)?;
+        s.fill_zero(&mut buf)?;
+        s.copy_to_host(&buf, &mut host)?;
+        let hold = std::time::Duration::from_millis(50);
+        std::thread::sleep(hold);
+        release.send(()).unwrap();
+        s.synchronize()?;
+        // Idle again: this memset times its own start.
+        s.fill_zero(&mut buf)?;
+        s.synchronize()?;
+        let trace = tracer.take()?;
+        assert_eq!(trace.ops.len(), 4);
+        assert_eq!(
+            trace.timing_events,
+            4 + 2,
+            "an end event per op, start events for the first and the last only"
+        );
+        let id = s.id();
+        let host_fn = only(&trace, id, OpKind::HostFn);
+        let d2h = only(&trace, id, OpKind::D2h);
+        let memsets: Vec<_> = trace
+            .ops
+            .iter()
+            .filter(|o| o.kind == OpKind::Memset)
+            .collect();
+        assert_eq!(memsets.len(), 2);
+        // A derived start is the previous op's resolved end, the same f64.
+        assert_eq!(memsets[0].start_us, host_fn.end_us);
+        assert_eq!(d2h.start_us, memsets[0].end_us);
+        // A timed start: CUDA event resolution is about 0.5 µs, hence the 1 µs slack.
+        assert!(
+            memsets[1].start_us >= d2h.end_us - 1.0,
+            "{:?} then {:?}",
+            d2h,
+            memsets[1]
+        );
+        // The memset was queued before the hold and ran after it: a start taken when it was
+        // queued would charge it the whole hold. Its own work (16 KiB of zeros) takes
+        // microseconds; half the hold leaves room for a descheduled worker thread.
+        let held_us = hold.as_secs_f64() * 1e6;
+        assert!(
+            memsets[0].duration_us() < held_us / 2.0,
+            "callback {host_fn:?}, memset {:?}",
+            memsets[0]
+        );
+        Ok(())
+    }
+}
+
+// On the cpu backend only: CUDA runs a context's host callbacks on one thread, so two
+// blocking callbacks would hold each other up.
+#[test]
+fn a_wait_on_another_busy_stream_starts_the_op_when_the_awaited_op_ends() -> Result<()> {
+    let tracer = Tracer::new();
+    let (_, dev) = traced_wall_device(&tracer)?;
+    let (a, b) = (dev.stream()?, dev.stream()?);
+    let n = 1 << 12;
+    let mut buf_a = dev.alloc::<f32>(n, "a")?;
+    let mut buf_b = dev.alloc::<f32>(n, "b")?;
+    let release_a = block(&a)?;
+    a.fill_zero(&mut buf_a)?;
+    let filled = dev.event(false)?;
+    a.record(&filled)?;
+    let release_b = block(&b)?;
+    b.wait(&filled)?;
+    b.fill_zero(&mut buf_b)?;
+    // B's callback ends first; its memset still waits for A's.
+    release_b.send(()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    release_a.send(()).unwrap();
+    a.synchronize()?;
+    b.synchronize()?;
+    let trace = tracer.take()?;
+    assert_eq!(trace.ops.len(), 4);
+    assert_eq!(
+        trace.timing_events,
+        4 + 2,
+        "start events for the two callbacks only"
+    );
+    let a_fill = only(&trace, a.id(), OpKind::Memset);
+    let b_fn = only(&trace, b.id(), OpKind::HostFn);
+    let b_fill = only(&trace, b.id(), OpKind::Memset);
+    assert!(
+        a_fill.end_us > b_fn.end_us,
+        "A's memset ends after B's callback"
+    );
+    assert_eq!(
+        b_fill.start_us, a_fill.end_us,
+        "B's memset starts at A's memset's end"
+    );
+    Ok(())
+}
+
+device_tests! {
+    fn a_wait_the_tracer_cannot_name_gets_a_start_event(dev: &Device) -> Result<()> {
+        let tracer = Tracer::new();
+        let base = dev.clone();
+        let dev = tracer.attach(dev)?;
+        let s = dev.stream()?;
+        // An event recorded on an untraced stream: the tracer does not know what it marks.
+        let untraced = base.stream()?;
+        let elsewhere = dev.event(false)?;
+        untraced.record(&elsewhere)?;
+        let n = 1 << 12;
+        let mut buf = dev.alloc::<f32>(n, "buf")?;
+        let release = block(&s)?;
+        s.fill_zero(&mut buf)?; // derived
+        s.wait(&elsewhere)?;
+        s.fill_zero(&mut buf)?; // after an unknown wait: timed
+        s.fill_zero(&mut buf)?; // derived again
+        release.send(()).unwrap();
+        s.synchronize()?;
+        let trace = tracer.take()?;
+        assert_eq!(trace.ops.len(), 4);
+        assert_eq!(trace.timing_events, 4 + 2);
+        // Ops on one stream never overlap, derived or timed (CUDA event resolution is
+        // about 0.5 µs, so a timed start may read up to that before the previous end).
+        for w in trace.ops.windows(2) {
+            assert!(w[1].start_us >= w[0].end_us - 1.0, "{:?} then {:?}", w[0], w[1]);
+        }
+        // After a take the stream starts afresh: its first op times its start, the next one,
+        // queued behind it while it blocks, derives it.
+        let release = block(&s)?;
+        s.fill_zero(&mut buf)?;
+        release.send(()).unwrap();
+        s.synchronize()?;
+        let trace = tracer.take()?;
+        assert_eq!((trace.ops.len(), trace.timing_events), (2, 3));
+        Ok(())
+    }
 }

@@ -44,7 +44,7 @@ impl SweepOptions {
             depths: vec![2, 3],
             kernel_elems: 64 << 20,
             repeats: 3,
-            overhead_runs: 10,
+            overhead_runs: 20,
         }
     }
 
@@ -57,7 +57,7 @@ impl SweepOptions {
             depths: vec![2],
             kernel_elems: 1 << 18,
             repeats: 2,
-            overhead_runs: 3,
+            overhead_runs: 20,
         }
     }
 
@@ -172,7 +172,7 @@ pub struct TracingOverhead {
     pub chunk_bytes: u64,
     /// Its depth.
     pub depth: usize,
-    /// Pairs of runs.
+    /// Pairs of adjacent runs, one traced and one not.
     pub runs: usize,
     /// Median device time untraced, ms.
     pub untraced_device_ms: f64,
@@ -186,10 +186,22 @@ pub struct TracingOverhead {
     pub resolve_ms: f64,
     /// Operations traced per run.
     pub ops_per_run: usize,
-    /// Traced over untraced wall time, minus one, percent (the throughput cost).
+    /// Timing events the last traced run recorded: one per operation, plus a start event
+    /// for each whose start could not be derived.
+    #[serde(default)]
+    pub timing_events_per_run: usize,
+    /// The median over pairs of traced over untraced wall time, minus one, percent (the
+    /// throughput cost). Adjacent runs share the machine's momentary state, so their ratio
+    /// is steadier than a ratio of two separately taken medians.
     pub wall_overhead_percent: f64,
-    /// Traced over untraced device time, minus one, percent.
+    /// The median over pairs of traced over untraced device time, minus one, percent.
     pub device_overhead_percent: f64,
+    /// Median traced over median untraced wall time, minus one, percent.
+    #[serde(default)]
+    pub wall_medians_percent: f64,
+    /// Median traced over median untraced device time, minus one, percent.
+    #[serde(default)]
+    pub device_medians_percent: f64,
 }
 
 /// Eager streams against a captured graph for one workload; `riptide bench` fills
@@ -411,8 +423,10 @@ pub fn run(
     Ok((report, trace))
 }
 
-/// Alternates untraced and traced runs of `config` (after a warm-up of each) and compares
-/// the medians; returns the last traced run's trace.
+/// Runs `config` in `runs` adjacent untraced/traced pairs (after a warm-up of each; which
+/// of the two goes first alternates, so a drift favours neither) and takes the median of
+/// the per-pair ratios, the medians of each side beside it; returns the last traced run's
+/// trace.
 pub fn tracing_cost(
     device: &Device,
     config: PipelineConfig,
@@ -430,20 +444,27 @@ pub fn tracing_cost(
     let mut trace = tracer.take()?;
     let (mut pd, mut pw, mut td, mut tw) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut resolve = Vec::new();
-    for _ in 0..runs.max(1) {
-        let started = Instant::now();
-        let s = plain.run(&kernel, input, Some(&mut *output))?.1;
-        pd.push(s.device_ms);
-        pw.push(started.elapsed().as_secs_f64() * 1e3);
-        let started = Instant::now();
-        let s = traced.run(&kernel, input, Some(&mut *output))?.1;
-        tw.push(started.elapsed().as_secs_f64() * 1e3);
-        td.push(s.device_ms);
+    for pair in 0..runs.max(1) {
+        for traced_run in [pair % 2 == 1, pair % 2 == 0] {
+            let (pipeline, device_ms, wall_ms) = if traced_run {
+                (&mut traced, &mut td, &mut tw)
+            } else {
+                (&mut plain, &mut pd, &mut pw)
+            };
+            let started = Instant::now();
+            let s = pipeline.run(&kernel, input, Some(&mut *output))?.1;
+            wall_ms.push(started.elapsed().as_secs_f64() * 1e3);
+            device_ms.push(s.device_ms);
+        }
         // Resolving the timestamps happens after the run; reported on its own.
         let started = Instant::now();
         trace = tracer.take()?;
         resolve.push(started.elapsed().as_secs_f64() * 1e3);
     }
+    let pair_ratio = |traced: &[f64], plain: &[f64]| {
+        median(traced.iter().zip(plain).map(|(t, p)| t / p).collect())
+    };
+    let (wall_ratio, device_ratio) = (pair_ratio(&tw, &pw), pair_ratio(&td, &pd));
     let (pd, pw, td, tw) = (median(pd), median(pw), median(td), median(tw));
     let resolve_ms = median(resolve);
     Ok((
@@ -458,8 +479,11 @@ pub fn tracing_cost(
             traced_wall_ms: tw,
             resolve_ms,
             ops_per_run: trace.ops.len(),
-            wall_overhead_percent: 100.0 * (tw / pw - 1.0),
-            device_overhead_percent: 100.0 * (td / pd - 1.0),
+            timing_events_per_run: trace.timing_events,
+            wall_overhead_percent: 100.0 * (wall_ratio - 1.0),
+            device_overhead_percent: 100.0 * (device_ratio - 1.0),
+            wall_medians_percent: 100.0 * (tw / pw - 1.0),
+            device_medians_percent: 100.0 * (td / pd - 1.0),
         },
         trace,
     ))

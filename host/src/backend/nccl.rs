@@ -102,6 +102,7 @@ impl NcclGroup {
         // synchronized below before the borrow ends.
         unsafe { self.comms.all_reduce_sum_u32(&ranks, count)? };
         for stream in &self.streams {
+            stream.trace_untimed_work();
             stream.synchronize()?;
         }
         Ok(())

@@ -20,6 +20,7 @@ use crate::launch::KernelLaunch;
 use crate::trace::{OpKind, Span};
 
 static NEXT_STREAM_ID: AtomicU64 = AtomicU64::new(1);
+static NEXT_EVENT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// An in-order queue of device work.
 #[derive(Debug)]
@@ -261,6 +262,15 @@ impl Stream {
 
     /// Marks the current end of the stream in `event`.
     pub fn record(&self, event: &Event) -> Result<()> {
+        self.record_untraced(event)?;
+        if let Some(tracer) = &self.device.tracer {
+            tracer.recorded(self, event)?;
+        }
+        Ok(())
+    }
+
+    /// [`Stream::record`] without telling the tracer (its own timing events).
+    pub(crate) fn record_untraced(&self, event: &Event) -> Result<()> {
         if event.device != self.device.ordinal() {
             return Err(Error::DeviceMismatch(format!(
                 "recording an event of device {} on a stream of device {} (an event is recorded on its own device's streams; any device may wait on it)",
@@ -288,7 +298,11 @@ impl Stream {
                 "waiting on an event (a graph orders nodes by its dependencies)",
             )),
             _ => Err(mixed("wait")),
+        }?;
+        if let Some(tracer) = &self.device.tracer {
+            tracer.waited(self, event);
         }
+        Ok(())
     }
 
     /// Queues `f` to run on a host thread once earlier work on the stream completes. `f` must
@@ -346,6 +360,14 @@ impl Stream {
                 let (kind, bytes) = describe();
                 tracer.begin(self, kind, bytes as u64).map(Some)
             }
+        }
+    }
+
+    /// Tells the tracer, if any, that work it does not time (a graph launch, a collective)
+    /// was queued here, so the next traced operation times its own start.
+    pub(crate) fn trace_untimed_work(&self) {
+        if let Some(tracer) = &self.device.tracer {
+            tracer.untimed_work(self);
         }
     }
 
@@ -416,6 +438,8 @@ pub struct Event {
     /// The ordinal of the device it was made on; it is recorded only on that device's
     /// streams.
     device: usize,
+    /// A process-unique id (the tracer remembers what each event marks).
+    id: u64,
     _counted: Counted,
 }
 
@@ -434,8 +458,26 @@ impl Event {
         Ok(Event {
             inner,
             device: device.ordinal(),
+            id: NEXT_EVENT_ID.fetch_add(1, Ordering::Relaxed),
             _counted: Counted::new(device.backend(), Counter::Events, 1),
         })
+    }
+
+    /// A process-unique id.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Whether the recorded work has completed, without ordering the host after it: no
+    /// happens-before edge for the cpu backend's race detector and no chaos flush, so the
+    /// tracer can look without changing what it observes.
+    pub(crate) fn peek_complete(&self) -> Result<bool> {
+        match &self.inner {
+            EventImpl::Cuda(e) => e
+                .try_is_complete()
+                .map_err(|err| cuda::raw::driver_error("cuEventQuery", err)),
+            EventImpl::Cpu(e) => Ok(e.peek_complete()),
+        }
     }
 
     /// Whether the recorded work has completed (true for a never-recorded event). A `true`

@@ -110,6 +110,11 @@ impl CudaGraph {
     ) -> Result<CudaGraph> {
         let cuda = cuda_device(device)?;
         let plan = Plan::new(dag, checked, max_streams);
+        // Captured work does not run at capture time: there is nothing to trace, and the
+        // tracer's events may not be queried inside a capture.
+        let mut device = device.clone();
+        device.tracer = None;
+        let device = &device;
         let lanes: Vec<Stream> = (0..plan.lanes)
             .map(|_| device.stream())
             .collect::<Result<_>>()?;

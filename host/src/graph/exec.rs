@@ -127,6 +127,7 @@ impl Graph {
                 // SAFETY: the graph owns its DAG and so every allocation its nodes point to;
                 // host callbacks are boxed in the graph; all outlive the executable.
                 unsafe { g.exec.launch(s.raw()) }?;
+                stream.trace_untimed_work();
                 if !self.host.is_empty() {
                     let fence = Pending::Cuda(s.fence()?);
                     for mem in &self.host {

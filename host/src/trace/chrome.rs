@@ -100,6 +100,7 @@ mod tests {
                     end_us: 0.0,
                 },
             ],
+            timing_events: 0,
         };
         let text = to_string(&trace);
         let v: Value = serde_json::from_str(&text).expect("valid JSON");

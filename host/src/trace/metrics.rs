@@ -322,6 +322,7 @@ mod tests {
             clock: TraceClock::Simulated,
             devices: vec![],
             ops,
+            timing_events: 0,
         }
     }
 

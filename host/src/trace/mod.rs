@@ -1,9 +1,9 @@
 //! Opt-in per-operation timing of streams, and what is made of it.
 //!
 //! A [`Tracer`] attached to a device ([`Tracer::attach`]) times every copy, kernel, memset
-//! and host callback queued on that device's streams: on CUDA with a pair of pooled timing
-//! events around each operation, on the cpu backend with its own clock (simulated time when
-//! a timing model is set, else wall time). A device without a tracer pays one branch per
+//! and host callback queued on that device's streams: on CUDA with pooled timing events, on
+//! the cpu backend with its own clock (simulated time when a timing model is set, else wall
+//! time, through the same events). A device without a tracer pays one branch per
 //! operation. [`Tracer::take`] resolves the timings into a [`Trace`], which the exporters
 //! turn into pictures and numbers:
 //!
@@ -15,14 +15,30 @@
 //!
 //! [`nvtx_range`] opens an NVTX range (for Nsight Systems) around host-side phases.
 //!
-//! Event timing has a known limit: a start event completes when its stream reaches it, so
-//! an operation that then waits for a copy engine held by another stream is charged that
-//! wait. Nsight Systems shows the exact engine schedule; the trace shows what each stream saw.
+//! # How event times are taken, and how exact they are
+//!
+//! A timed event costs the GPU measurable throughput (an untimed one does not), so each
+//! operation gets one timed event, recorded after it; its end is exact. Its start is
+//! derived where the stream order makes it known (see `starts.rs`): an operation queued on
+//! a stream that is still busy (its previous traced operation has not finished) starts
+//! when that operation ends, or when the work its waits since then resolve to completes,
+//! whichever is later. That start is exact up to the GPU's dispatch latency and the small
+//! window between the busy check and the enqueue (an operation that finishes inside it
+//! makes the next one look as if it started earlier than it did). An operation queued on
+//! an idle stream, the first on a stream since the last [`Tracer::take`], one behind a wait
+//! on an event the tracer cannot name (recorded on an idle or untraced stream, or on
+//! another device), and one after untimed work (a graph launch, a collective) gets its own
+//! start event. [`Trace::timing_events`] counts the events a trace used.
+//!
+//! A start, event or derived, is when the stream reached the operation: an operation that
+//! then waits for a copy engine held by another stream is charged that wait. Nsight Systems
+//! shows the exact engine schedule; the trace shows what each stream saw.
 
 pub mod chrome;
 pub mod metrics;
 mod nvtx;
 mod recorder;
+mod starts;
 pub mod svg;
 
 use serde::{Deserialize, Serialize};
@@ -150,6 +166,11 @@ pub struct Trace {
     pub devices: Vec<TracedDevice>,
     /// The operations.
     pub ops: Vec<TraceOp>,
+    /// Timing events recorded for these operations (CUDA or the cpu backend's wall clock;
+    /// 0 on simulated time): one after each operation, plus one before each whose start
+    /// could not be derived.
+    #[serde(default)]
+    pub timing_events: usize,
 }
 
 impl Trace {

@@ -1,4 +1,5 @@
-//! The [`Tracer`]: timestamps taken around each operation, resolved after the work is done.
+//! The [`Tracer`]: a timestamp after each operation (and before it where its start cannot
+//! be derived, see [`super::starts`]), resolved after the work is done.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -6,6 +7,7 @@ use std::time::Instant;
 
 use crate::backend::{BackendKind, Device, Event, Stream};
 use crate::error::{Error, Result};
+use crate::trace::starts::Starts;
 use crate::trace::{OpKind, Trace, TraceClock, TraceOp, TracedDevice};
 
 /// Records the timing of every operation queued on the streams of the devices it is attached
@@ -35,8 +37,23 @@ struct Inner {
 struct State {
     devices: Vec<Origin>,
     pending: Vec<Pending>,
+    /// What the next operation on each stream starts after.
+    starts: Starts,
+    /// Bumped by every [`Tracer::take`]: a span opened before one refers to pending entries
+    /// that are gone.
+    generation: u64,
     /// Timing events ready for reuse, per device.
     pool: HashMap<DeviceKey, Vec<Event>>,
+}
+
+impl State {
+    /// A timing event of device `key` from the pool, or a new one.
+    fn timing_event(&mut self, key: DeviceKey, device: &Device) -> Result<Event> {
+        match self.pool.entry(key).or_default().pop() {
+            Some(e) => Ok(e),
+            None => device.event(true),
+        }
+    }
 }
 
 type DeviceKey = (BackendKind, usize);
@@ -57,13 +74,24 @@ enum OriginClock {
     Simulated(f64),
 }
 
-/// An operation being queued: what it is and, off simulated time, its start event.
+/// An operation being queued: what it is and how its start is known.
 #[derive(Debug)]
 pub(crate) struct Span {
     key: DeviceKey,
     kind: OpKind,
     bytes: u64,
-    start: Option<Event>,
+    start: SpanStart,
+    generation: u64,
+}
+
+#[derive(Debug)]
+enum SpanStart {
+    /// The timing model gives the interval.
+    Simulated,
+    /// A timing event recorded before the operation.
+    Recorded(Event),
+    /// The latest end of these pending operations.
+    After(Vec<usize>),
 }
 
 #[derive(Debug)]
@@ -77,8 +105,31 @@ struct Pending {
 
 #[derive(Debug)]
 enum Stamp {
-    Events(Event, Event),
+    /// How the start is known, and the timing event recorded after the operation.
+    Events(Start, Event),
     Simulated(f64, f64),
+}
+
+#[derive(Debug)]
+enum Start {
+    Recorded(Event),
+    After(Vec<usize>),
+}
+
+impl Pending {
+    /// Whether the operation may still be running (its end event has not completed).
+    fn running(&self) -> Result<bool> {
+        match &self.stamp {
+            Stamp::Events(_, end) => Ok(!end.peek_complete()?),
+            Stamp::Simulated(..) => Ok(false),
+        }
+    }
+}
+
+fn simulated(device: &Device) -> bool {
+    device
+        .as_cpu()
+        .is_some_and(|c| c.simulated_seconds().is_some())
 }
 
 impl Default for Tracer {
@@ -133,78 +184,131 @@ impl Tracer {
         Ok(traced)
     }
 
-    /// Opens a span for an operation about to be queued on `stream`: records a timing event
-    /// first, unless the device's time is simulated (the model gives the interval).
+    /// Opens a span for an operation about to be queued on `stream`. Off simulated time
+    /// (where the model gives the interval) the start is derived from earlier operations'
+    /// ends when the stream is busy and every wait since its last operation is known, and
+    /// timed with an event of its own otherwise.
     pub(crate) fn begin(&self, stream: &Stream, kind: OpKind, bytes: u64) -> Result<Span> {
         let device = stream.device();
         let key = (device.backend(), device.ordinal());
-        if device
-            .as_cpu()
-            .is_some_and(|c| c.simulated_seconds().is_some())
-        {
-            return Ok(Span {
-                key,
-                kind,
-                bytes,
-                start: None,
-            });
-        }
-        let pooled = self.lock().pool.entry(key).or_default().pop();
-        let start = match pooled {
-            Some(e) => e,
-            None => device.event(true)?,
+        let simulated = simulated(device);
+        let mut state = self.lock();
+        let generation = state.generation;
+        let start = if simulated {
+            SpanStart::Simulated
+        } else {
+            let State {
+                pending, starts, ..
+            } = &mut *state;
+            match starts.follows(stream.id(), |i| pending[i].running())? {
+                Some(after) => SpanStart::After(after),
+                None => {
+                    let event = state.timing_event(key, device)?;
+                    drop(state);
+                    stream.record_untraced(&event)?;
+                    SpanStart::Recorded(event)
+                }
+            }
         };
-        stream.record(&start)?;
         Ok(Span {
             key,
             kind,
             bytes,
-            start: Some(start),
+            start,
+            generation,
         })
     }
 
     /// Closes `span` after its operation was queued on `stream`: records the end event, or
     /// takes the interval the timing model gave the operation.
     pub(crate) fn end(&self, stream: &Stream, span: Span) -> Result<()> {
-        let stamp = match span.start {
-            None => {
+        let start = match span.start {
+            SpanStart::Simulated => {
                 let (start, end) = stream.last_simulated_interval().ok_or_else(|| {
                     Error::Backend("a simulated stream has no simulated interval".into())
                 })?;
-                Stamp::Simulated(start, end)
+                self.lock().pending.push(Pending {
+                    key: span.key,
+                    stream: stream.id(),
+                    kind: span.kind,
+                    bytes: span.bytes,
+                    stamp: Stamp::Simulated(start, end),
+                });
+                return Ok(());
             }
-            Some(start) => {
-                let pooled = self.lock().pool.entry(span.key).or_default().pop();
-                let end = match pooled {
-                    Some(e) => e,
-                    None => stream.device().event(true)?,
-                };
-                stream.record(&end)?;
-                Stamp::Events(start, end)
-            }
+            SpanStart::Recorded(event) => Start::Recorded(event),
+            SpanStart::After(after) => Start::After(after),
         };
-        self.push(span.key, stream.id(), span.kind, span.bytes, stamp);
+        let end = self.lock().timing_event(span.key, stream.device())?;
+        stream.record_untraced(&end)?;
+        let mut state = self.lock();
+        if state.generation != span.generation && matches!(start, Start::After(_)) {
+            // Taken while this operation was being queued: the operations its start was
+            // derived from are gone, so it is left out.
+            tracing::warn!(
+                kind = span.kind.label(),
+                "operation queued during take: not traced"
+            );
+            state.pool.entry(span.key).or_default().push(end);
+            return Ok(());
+        }
+        let index = state.pending.len();
+        state.pending.push(Pending {
+            key: span.key,
+            stream: stream.id(),
+            kind: span.kind,
+            bytes: span.bytes,
+            stamp: Stamp::Events(start, end),
+        });
+        state.starts.queued(stream.id(), index);
         Ok(())
     }
 
-    fn push(&self, key: DeviceKey, stream: u64, kind: OpKind, bytes: u64, stamp: Stamp) {
-        self.lock().pending.push(Pending {
-            key,
-            stream,
-            kind,
-            bytes,
-            stamp,
-        });
+    /// `event` was recorded on the traced `stream`: remembers what its completion marks.
+    pub(crate) fn recorded(&self, stream: &Stream, event: &Event) -> Result<()> {
+        if simulated(stream.device()) {
+            return Ok(());
+        }
+        let mut state = self.lock();
+        let State {
+            pending, starts, ..
+        } = &mut *state;
+        starts.recorded(stream.id(), event.id(), |i| pending[i].running())
+    }
+
+    /// The traced `stream` waits on `event`: its next operation also follows what the
+    /// event marks.
+    pub(crate) fn waited(&self, stream: &Stream, event: &Event) {
+        if simulated(stream.device()) {
+            return;
+        }
+        let key = (stream.device().backend(), stream.device().ordinal());
+        let mut state = self.lock();
+        let State {
+            pending, starts, ..
+        } = &mut *state;
+        // Ends on another device's clock are not comparable to an exact start here.
+        starts.waited(stream.id(), event.id(), |i| pending[i].key == key);
+    }
+
+    /// Work the tracer does not time was queued on `stream`.
+    pub(crate) fn untimed_work(&self, stream: &Stream) {
+        self.lock().starts.forget(stream.id());
     }
 
     /// Waits for every traced operation so far, resolves its times and returns them (sorted
     /// by start), leaving the tracer empty and attached. Timing events go back to the pool.
+    /// Every end is resolved first; a derived start is the latest end among the operations
+    /// it follows, which always came earlier in the recording.
     pub fn take(&self) -> Result<Trace> {
         let mut state = self.lock();
         let pending = std::mem::take(&mut state.pending);
-        let mut ops = Vec::with_capacity(pending.len());
+        state.starts.clear();
+        state.generation += 1;
+        let mut ops: Vec<TraceOp> = Vec::with_capacity(pending.len());
         let mut clocks = Vec::new();
-        for p in pending {
+        let mut timing_events = 0;
+        for (index, p) in pending.into_iter().enumerate() {
             let origin = state
                 .devices
                 .iter()
@@ -222,7 +326,15 @@ impl Tracer {
                         BackendKind::Cuda => TraceClock::CudaEvents,
                         BackendKind::Cpu => TraceClock::Wall,
                     };
-                    (at(s)?, at(e)?, clock)
+                    let start_us = match s {
+                        Start::Recorded(s) => {
+                            timing_events += 1;
+                            at(s)?
+                        }
+                        Start::After(after) => derived_start(&ops, index, after)?,
+                    };
+                    timing_events += 1;
+                    (start_us, at(e)?, clock)
                 }
                 _ => {
                     return Err(Error::Backend(
@@ -241,7 +353,9 @@ impl Tracer {
             });
             if let Stamp::Events(s, e) = p.stamp {
                 let pool = state.pool.entry(p.key).or_default();
-                pool.push(s);
+                if let Start::Recorded(s) = s {
+                    pool.push(s);
+                }
                 pool.push(e);
             }
         }
@@ -272,6 +386,21 @@ impl Tracer {
                 })
                 .collect(),
             ops,
+            timing_events,
         })
     }
+}
+
+/// The latest end among `after`, operations resolved before entry `index`.
+fn derived_start(resolved: &[TraceOp], index: usize, after: &[usize]) -> Result<f64> {
+    after
+        .iter()
+        .map(|&i| {
+            resolved.get(i).map(|op| op.end_us).ok_or_else(|| {
+                Error::Backend(format!(
+                    "traced operation {index} follows operation {i}, which is not before it"
+                ))
+            })
+        })
+        .try_fold(f64::NEG_INFINITY, |latest, end| Ok(latest.max(end?)))
 }

@@ -223,6 +223,7 @@ mod tests {
                 op(3, OpKind::D2h, 400.0, 500.0),
                 op(1, OpKind::H2d, 200.0, 300.0),
             ],
+            timing_events: 0,
         }
     }
 

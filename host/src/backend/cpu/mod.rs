@@ -518,6 +518,12 @@ impl CpuEvent {
         }
     }
 
+    /// Whether the recorded work has completed, with no effect on the race detector, the
+    /// simulated clock or a chaos schedule.
+    pub(crate) fn peek_complete(&self) -> bool {
+        self.point().marker.as_ref().is_none_or(|m| m.is_done())
+    }
+
     pub(crate) fn synchronize(&self) -> Result<()> {
         self.runtime.sync_point(&self.point())
     }
