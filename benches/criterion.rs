@@ -25,7 +25,7 @@ use riptide::host::pipeline::{Pipeline, PipelineConfig};
 use riptide::host::{BackendKind, Device, Result};
 
 fn device() -> Device {
-    Device::cuda(0, riptide::PTX).unwrap_or_else(|e| {
+    Device::cuda(0, riptide::KERNELS).unwrap_or_else(|e| {
         eprintln!("no CUDA device ({e}): benchmarking the cpu backend at small sizes");
         Device::cpu(CpuConfig::default())
     })

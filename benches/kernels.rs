@@ -23,7 +23,7 @@ struct Row {
 }
 
 fn main() -> Result<()> {
-    let dev = match Device::cuda(0, riptide::PTX) {
+    let dev = match Device::cuda(0, riptide::KERNELS) {
         Ok(d) => d,
         Err(e) => {
             println!("kernels bench skipped: {e}");

@@ -57,7 +57,7 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let devices = (0..count)
-        .map(|i| Device::cuda(i, riptide::PTX))
+        .map(|i| Device::cuda(i, riptide::KERNELS))
         .collect::<Result<Vec<_>>>()?;
     let counts: Vec<usize> = [1, 2, 4, 8].into_iter().filter(|&n| n <= count).collect();
     print_machine(&devices)?;
@@ -581,7 +581,7 @@ impl Hog {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || -> Result<usize> {
-            let dev = Device::cuda(ordinal, riptide::PTX)?;
+            let dev = Device::cuda(ordinal, riptide::KERNELS)?;
             let s = dev.stream()?;
             let mut buf = dev.alloc::<f32>(4 * MIB, "hog")?;
             s.fill_zero(&mut buf)?;

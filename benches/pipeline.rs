@@ -34,7 +34,7 @@ fn chain() -> Elementwise {
 }
 
 fn main() -> Result<()> {
-    let dev = match Device::cuda(0, riptide::PTX) {
+    let dev = match Device::cuda(0, riptide::KERNELS) {
         Ok(d) => d,
         Err(e) => {
             println!("pipeline bench skipped: {e}");

@@ -8,7 +8,7 @@
 //! use riptide::host::backend::cpu::CpuConfig;
 //! use riptide::host::{Device, kernels};
 //!
-//! // The cpu backend with the race detector on; `Device::cuda(0, riptide::PTX)` on a GPU.
+//! // The cpu backend with the race detector on; `Device::cuda(0, riptide::KERNELS)` on a GPU.
 //! let device = Device::cpu(CpuConfig::checked());
 //! let stream = device.stream()?;
 //! let mut x = device.alloc_pinned::<f32>(4, "x")?;
@@ -46,9 +46,17 @@ pub mod cli;
 pub use riptide_host as host;
 pub use riptide_host::{Device, Error, Result};
 
-/// The PTX compiled from the `gpu-kernels` crate by `build.rs`.
-pub const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/riptide_kernels.ptx"));
+/// The built-in kernels' PTX for every architecture the build compiled (`build.rs`: `sm_80`
+/// and `sm_90` unless `RIPTIDE_PTX_ARCH` names one): `Device::cuda(0, riptide::KERNELS)`
+/// loads the newest module the device runs — on Hopper the one whose kernels take
+/// programmatic graph edges.
+pub const KERNELS: host::PtxImages<'static> = host::PtxImages::Set(IMAGES);
 
-/// The target architecture the embedded PTX was compiled for (`RIPTIDE_PTX_ARCH` at build
-/// time, `sm_80` by default).
+const IMAGES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/riptide_kernel_images.rs"));
+
+/// The PTX of the oldest architecture built (`PTX_ARCH`), which every supported GPU runs.
+pub const PTX: &str = IMAGES[0].1;
+
+/// The target architecture of [`PTX`] (`RIPTIDE_PTX_ARCH` at build time, `sm_80` by
+/// default).
 pub const PTX_ARCH: &str = env!("RIPTIDE_PTX_ARCH");

@@ -75,7 +75,7 @@ fn prop_a_dag_across_every_gpu_gives_the_reference() -> Result<()> {
     let count = riptide::host::backend::cuda_device_count().unwrap_or(1);
     let mut devs = vec![first];
     for i in 1..count {
-        devs.push(Device::cuda(i, riptide::PTX)?);
+        devs.push(Device::cuda(i, riptide::KERNELS)?);
     }
     eprintln!("DAG across {} CUDA device(s)", devs.len());
     gather_sum(&devs)

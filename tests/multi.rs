@@ -471,8 +471,8 @@ fn nccl_all_reduce_sums_histograms_over_distinct_gpus() -> Result<()> {
         return Ok(());
     }
     let devices = vec![
-        Device::cuda(0, riptide::PTX)?,
-        Device::cuda(1, riptide::PTX)?,
+        Device::cuda(0, riptide::KERNELS)?,
+        Device::cuda(1, riptide::KERNELS)?,
     ];
     let mut group = riptide::host::backend::NcclGroup::new(&devices)?.expect("two GPUs and NCCL");
     let parts = vec![vec![1u32, 2, 3, u32::MAX], vec![10, 20, 30, 2]];
@@ -526,7 +526,7 @@ fn distinct_gpus() -> Option<Vec<Device>> {
         return None;
     }
     (0..count)
-        .map(|i| Device::cuda(i, riptide::PTX).ok())
+        .map(|i| Device::cuda(i, riptide::KERNELS).ok())
         .collect()
 }
 

@@ -1,4 +1,5 @@
-//! Assembles the embedded PTX with NVIDIA's `ptxas` for sm_80, sm_90 and sm_100, without a
+//! Assembles each embedded PTX module with NVIDIA's `ptxas` for sm_80, sm_90 and sm_100 (those
+//! not older than the module's own target), without a
 //! GPU: fails on assembler errors or register spills and prints registers per kernel.
 //!
 //! `ptxas` is looked for in `RIPTIDE_PTXAS`, then on `PATH`, then where `.ci/install-ptxas`
@@ -85,44 +86,51 @@ fn ptx_assembles_without_spills_for_every_target() {
     };
     let dir = std::env::temp_dir().join(format!("riptide-ptxas-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let ptx = dir.join("kernels.ptx");
-    std::fs::write(&ptx, riptide::PTX).expect("write PTX");
+    let riptide::host::PtxImages::Set(images) = riptide::KERNELS else {
+        panic!("the build embeds a set of modules");
+    };
     let expected: Vec<&str> = gpu_kernels::entries::ALL.to_vec();
     let mut failures = Vec::new();
-    for arch in ARCHES {
-        let out = Command::new(&ptxas)
-            .args(["-v", &format!("-arch={arch}"), "-o"])
-            .arg(dir.join(format!("{arch}.cubin")))
-            .arg(&ptx)
-            .output()
-            .expect("run ptxas");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if !out.status.success() {
-            failures.push(format!("{arch}: ptxas failed:\n{text}"));
-            continue;
-        }
-        let usage = parse_report(&text);
-        println!("{arch}:");
-        for u in &usage {
-            println!(
-                "  {:<36} {:>3} registers, {} bytes stack, {} bytes spilled",
-                u.kernel, u.registers, u.stack_bytes, u.spill_bytes
+    // Each module for every listed architecture it can run on (its own and newer).
+    let number = |arch: &str| -> u32 { arch.trim_start_matches("sm_").parse().expect("sm_NN") };
+    for (built, text) in images {
+        let ptx = dir.join(format!("kernels.{built}.ptx"));
+        std::fs::write(&ptx, text).expect("write PTX");
+        for arch in ARCHES.iter().filter(|a| number(a) >= number(built)) {
+            let out = Command::new(&ptxas)
+                .args(["-v", &format!("-arch={arch}"), "-o"])
+                .arg(dir.join(format!("{built}-{arch}.cubin")))
+                .arg(&ptx)
+                .output()
+                .expect("run ptxas");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
             );
-            if u.spill_bytes > 0 {
-                failures.push(format!(
-                    "{arch}: {} spills {} bytes",
-                    u.kernel, u.spill_bytes
-                ));
+            if !out.status.success() {
+                failures.push(format!("{built} PTX for {arch}: ptxas failed:\n{text}"));
+                continue;
             }
-        }
-        let assembled: Vec<&str> = usage.iter().map(|u| u.kernel.as_str()).collect();
-        for name in &expected {
-            if !assembled.contains(name) {
-                failures.push(format!("{arch}: {name} was not assembled"));
+            let usage = parse_report(&text);
+            println!("{built} PTX for {arch}:");
+            for u in &usage {
+                println!(
+                    "  {:<36} {:>3} registers, {} bytes stack, {} bytes spilled",
+                    u.kernel, u.registers, u.stack_bytes, u.spill_bytes
+                );
+                if u.spill_bytes > 0 {
+                    failures.push(format!(
+                        "{arch}: {} spills {} bytes",
+                        u.kernel, u.spill_bytes
+                    ));
+                }
+            }
+            let assembled: Vec<&str> = usage.iter().map(|u| u.kernel.as_str()).collect();
+            for name in &expected {
+                if !assembled.contains(name) {
+                    failures.push(format!("{arch}: {name} was not assembled"));
+                }
             }
         }
     }

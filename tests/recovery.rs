@@ -405,7 +405,7 @@ fn invalid_device_ids_are_refused_by_name() {
     let err = open_devices(
         BackendChoice::Cpu,
         Some(&[0, 7]),
-        riptide::PTX,
+        riptide::KERNELS,
         &CpuConfig::default(),
     )
     .unwrap_err();

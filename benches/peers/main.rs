@@ -31,7 +31,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn main() -> Result<()> {
-    let dev = match Device::cuda(0, riptide::PTX) {
+    let dev = match Device::cuda(0, riptide::KERNELS) {
         Ok(d) => d,
         Err(e) => {
             println!("peers bench skipped: no CUDA device ({e})");

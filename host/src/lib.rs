@@ -47,7 +47,7 @@ pub mod typed;
 
 pub use backend::{
     BackendChoice, BackendKind, Device, DeviceBuffer, DeviceInfo, DeviceRead, DeviceSlice,
-    DeviceSliceMut, DeviceWrite, Event, HostRead, HostWrite, PinnedBuffer, Stream,
+    DeviceSliceMut, DeviceWrite, Event, HostRead, HostWrite, PinnedBuffer, PtxImages, Stream,
 };
 pub use element::Element;
 pub use error::{Error, ErrorKind, Result};

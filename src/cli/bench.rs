@@ -40,7 +40,7 @@ pub fn run(choice: BackendChoice, o: &BenchOptions) -> Result<BenchReport> {
         });
     }
     let (devices, fallback) =
-        backend::open_devices(choice, Some(&[0]), crate::PTX, &CpuConfig::default())?;
+        backend::open_devices(choice, Some(&[0]), crate::KERNELS, &CpuConfig::default())?;
     let dev = devices
         .into_iter()
         .next()

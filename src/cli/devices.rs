@@ -12,7 +12,7 @@ pub fn run(choice: BackendChoice) -> Result<()> {
 /// The device report as text.
 pub fn report(choice: BackendChoice) -> Result<String> {
     let (devices, fallback) =
-        backend::open_devices(choice, None, crate::PTX, &CpuConfig::default())?;
+        backend::open_devices(choice, None, crate::KERNELS, &CpuConfig::default())?;
     let mut out = String::new();
     if let Some(reason) = &fallback {
         out.push_str(&format!("no CUDA device: {reason}.\n"));

@@ -208,7 +208,8 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
         },
         ..CpuConfig::default()
     };
-    let (devices, fallback) = backend::open_devices(choice, Some(&[0]), crate::PTX, &cpu_config)?;
+    let (devices, fallback) =
+        backend::open_devices(choice, Some(&[0]), crate::KERNELS, &cpu_config)?;
     let dev = devices
         .into_iter()
         .next()

@@ -47,7 +47,7 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
     let cpu = super::run_multi::cpu_config(&options.devices)?;
     options.trace.validate()?;
     let (devices, fallback) =
-        backend::open_devices(choice, options.devices.ordinals(), crate::PTX, &cpu)?;
+        backend::open_devices(choice, options.devices.ordinals(), crate::KERNELS, &cpu)?;
     let dev = devices
         .first()
         .cloned()

@@ -19,7 +19,7 @@ pub fn cpu_device() -> Device {
 /// CUDA device 0, or `None` (with the reason printed) when there is none — unless
 /// `RIPTIDE_REQUIRE_GPU=1`, which turns a missing GPU into a panic.
 pub fn gpu_device() -> Option<Device> {
-    match Device::cuda(0, riptide::PTX) {
+    match Device::cuda(0, riptide::KERNELS) {
         Ok(d) => Some(d),
         Err(e) => {
             if std::env::var("RIPTIDE_REQUIRE_GPU").is_ok_and(|v| v == "1") {

@@ -39,7 +39,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (devices, fallback) = open_devices(
         BackendChoice::from_env()?,
         Some(&[0]),
-        riptide::PTX,
+        riptide::KERNELS,
         &CpuConfig::checked(),
     )?;
     if let Some(why) = fallback {

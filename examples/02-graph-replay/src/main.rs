@@ -11,7 +11,7 @@ use riptide::host::backend::cpu::CpuConfig;
 use riptide_example_graph_replay::ScaledSum;
 
 fn main() -> ExitCode {
-    let device = Device::cuda(0, riptide::PTX).unwrap_or_else(|e| {
+    let device = Device::cuda(0, riptide::KERNELS).unwrap_or_else(|e| {
         println!("{e}; using the cpu backend with its race detector");
         Device::cpu(CpuConfig::checked())
     });

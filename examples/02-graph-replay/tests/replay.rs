@@ -30,7 +30,7 @@ fn replays_with_new_inputs_and_parameters_on_the_cpu_backend() -> Result<()> {
 #[test]
 #[ignore = "needs a CUDA GPU"]
 fn replays_with_new_inputs_and_parameters_on_a_gpu() -> Result<()> {
-    match Device::cuda(0, riptide::PTX) {
+    match Device::cuda(0, riptide::KERNELS) {
         Ok(d) => check(&d),
         Err(e) if std::env::var("RIPTIDE_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
             panic!("RIPTIDE_REQUIRE_GPU=1 but no usable CUDA device: {e}")

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     let (_runtime, devices) = match cuda_device_count() {
         Ok(n) if n > 0 => {
             let devices: Result<Vec<Device>, _> =
-                (0..n).map(|i| Device::cuda(i, riptide::PTX)).collect();
+                (0..n).map(|i| Device::cuda(i, riptide::KERNELS)).collect();
             match devices {
                 Ok(d) => (None, d),
                 Err(e) => {

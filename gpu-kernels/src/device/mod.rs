@@ -3,6 +3,7 @@
 //!
 //! | module | what lives there |
 //! |---|---|
+//! | [`grid`] | grid dependency control: waiting for grids launched before this one |
 //! | [`index`] | thread, block and grid coordinates; grid-stride loops |
 //! | [`shared`] | dynamic shared memory and block barriers |
 //! | [`warp`] | lane ids, shuffles, votes, warp-wide reductions |
@@ -16,6 +17,7 @@
 //! for the access, or that every thread of the block (or warp) reaches the call.
 
 pub mod atomic;
+pub mod grid;
 pub mod index;
 pub mod math;
 pub mod memory;

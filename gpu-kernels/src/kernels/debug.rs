@@ -11,6 +11,7 @@ use core::arch::asm;
 /// None beyond a valid launch: the kernel touches no memory. Armed, it poisons the context.
 #[unsafe(no_mangle)]
 pub(crate) unsafe extern "ptx-kernel" fn riptide_debug_trap(armed: u32) {
+    crate::device::grid::wait_for_prior_grids();
     if armed != 0 {
         // SAFETY: `trap` aborts the kernel; it reads and writes no memory.
         unsafe { asm!("trap;", options(nomem, nostack, noreturn)) };

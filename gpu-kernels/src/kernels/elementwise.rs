@@ -28,6 +28,7 @@ pub(crate) unsafe extern "ptx-kernel" fn riptide_axpby_f32(
     a: f32,
     b: f32,
 ) {
+    crate::device::grid::wait_for_prior_grids();
     let mut scalar_from = 0;
     if aligned16(&[x as usize, y as usize]) && !core::ptr::eq(x, y as *const f32) {
         let groups = len / 4;

@@ -212,6 +212,7 @@ pub(crate) unsafe extern "ptx-kernel" fn riptide_sgemm_f32(
     alpha: f32,
     beta: f32,
 ) {
+    crate::device::grid::wait_for_prior_grids();
     let n0 = block_x() as usize * BN;
     if n0 >= n {
         // The whole block leaves: no barrier is left waiting.

@@ -229,6 +229,7 @@ pub(crate) unsafe extern "ptx-kernel" fn riptide_histogram_u32(
     bins: u32,
     counts: *mut u32,
 ) {
+    crate::device::grid::wait_for_prior_grids();
     let Some(width) = NonZeroU32::new(width) else {
         return;
     };
@@ -261,6 +262,7 @@ pub(crate) unsafe extern "ptx-kernel" fn riptide_histogram_f32(
     bins: u32,
     counts: *mut u32,
 ) {
+    crate::device::grid::wait_for_prior_grids();
     let bin_of = |bits: u32| {
         let x = f32::from_bits(bits);
         let t = (x - lo) * scale;

@@ -191,6 +191,7 @@ pub(crate) unsafe extern "ptx-kernel" fn riptide_map_chain_f32(
     lo: f32,
     hi: f32,
 ) {
+    crate::device::grid::wait_for_prior_grids();
     let m = Chain {
         scale,
         offset,
@@ -222,6 +223,7 @@ pub(crate) unsafe extern "ptx-kernel" fn riptide_compute_f32(
     b: f32,
     k: u32,
 ) {
+    crate::device::grid::wait_for_prior_grids();
     // SAFETY: the launcher checked the buffers (see `# Safety`).
     unsafe { map_f32(Iterate { a, b, k }, x, y, len) };
 }

@@ -529,6 +529,7 @@ macro_rules! reduce_entry {
             out: *mut $acc,
             scratch: *mut u64,
         ) {
+            crate::device::grid::wait_for_prior_grids();
             let x = x.cast::<u32>();
             // SAFETY: the launcher checked the contract above; `y == x` (one input).
             unsafe { reduce($op, x, x, len, out, scratch) };
@@ -579,6 +580,7 @@ pub(crate) unsafe extern "ptx-kernel" fn riptide_dot_f32(
     out: *mut f32,
     scratch: *mut u64,
 ) {
+    crate::device::grid::wait_for_prior_grids();
     // SAFETY: the launcher checked the contract above.
     unsafe { reduce(DotF32, x.cast(), y.cast(), len, out, scratch) };
 }

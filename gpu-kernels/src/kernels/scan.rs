@@ -583,6 +583,7 @@ macro_rules! scan_entry {
             scratch: *mut u64,
             epoch: u32,
         ) {
+            crate::device::grid::wait_for_prior_grids();
             // SAFETY: the launcher checked the contract above.
             unsafe {
                 scan::<$op, $inclusive>(

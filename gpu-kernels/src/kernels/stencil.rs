@@ -134,6 +134,7 @@ pub(crate) unsafe extern "ptx-kernel" fn riptide_jacobi5_f32(
     row_begin: usize,
     row_end: usize,
 ) {
+    crate::device::grid::wait_for_prior_grids();
     let lane = lane_id();
     let warp = thread_x() / 32;
     let seg = (block_x() as usize * STENCIL_BLOCK as usize / 32 + warp as usize) * SEGMENT;

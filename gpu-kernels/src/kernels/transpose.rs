@@ -65,6 +65,7 @@ pub(crate) unsafe extern "ptx-kernel" fn riptide_transpose_b32(
     rows: usize,
     cols: usize,
 ) {
+    crate::device::grid::wait_for_prior_grids();
     let tile = TRANSPOSE_TILE as usize;
     let (tx, ty) = (thread_x(), thread_y());
     let base = dynamic_shared_base();

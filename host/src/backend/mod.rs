@@ -15,6 +15,7 @@
 
 pub mod cpu;
 pub mod cuda;
+mod images;
 pub(crate) mod info;
 pub(crate) mod memory;
 pub mod nccl;
@@ -23,6 +24,8 @@ pub mod resources;
 mod select;
 mod stream;
 
+pub use images::PtxImages;
+pub(crate) use images::every_entry_waits_for_prior_grids;
 pub use info::{BackendKind, DeviceInfo};
 pub use memory::{
     DeviceBuffer, DeviceRead, DeviceSlice, DeviceSliceMut, DeviceWrite, HostMut, HostRead, HostRef,
@@ -55,9 +58,10 @@ pub(crate) enum DeviceImpl {
 }
 
 impl Device {
-    /// Opens CUDA device `ordinal` and loads riptide's kernels from `ptx`.
-    pub fn cuda(ordinal: usize, ptx: &str) -> Result<Device> {
-        let device = cuda::CudaDevice::open(ordinal, ptx, gpu_kernels::entries::ALL)?;
+    /// Opens CUDA device `ordinal` and loads riptide's kernels: the module given, or from a
+    /// set (`riptide::KERNELS`) the newest one the device runs.
+    pub fn cuda<'a>(ordinal: usize, kernels: impl Into<PtxImages<'a>>) -> Result<Device> {
+        let device = cuda::CudaDevice::open(ordinal, kernels.into(), gpu_kernels::entries::ALL)?;
         Ok(Device {
             inner: DeviceImpl::Cuda(Arc::new(device)),
             tracer: None,

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::backend::{Device, cpu, cuda};
+use crate::backend::{Device, PtxImages, cpu, cuda};
 use crate::error::{Error, Result};
 
 /// Environment variable naming the backend: `auto`, `cuda` or `cpu`.
@@ -67,18 +67,22 @@ pub fn cuda_device_count() -> std::result::Result<usize, String> {
 /// Opens the devices `choice` selects: every CUDA device (or those in `ordinals`), or
 /// `virtual_devices` emulated ones. Returns the devices and, when `Auto` fell back to the
 /// CPU backend, the reason.
-pub fn open_devices(
+pub fn open_devices<'a>(
     choice: BackendChoice,
     ordinals: Option<&[usize]>,
-    ptx: &str,
+    kernels: impl Into<PtxImages<'a>>,
     cpu_config: &cpu::CpuConfig,
 ) -> Result<(Vec<Device>, Option<String>)> {
+    let kernels = kernels.into();
     let cuda_devices = |count: usize| -> Result<Vec<Device>> {
         let wanted: Vec<usize> = match ordinals {
             Some(list) => list.to_vec(),
             None => (0..count).collect(),
         };
-        wanted.into_iter().map(|o| Device::cuda(o, ptx)).collect()
+        wanted
+            .into_iter()
+            .map(|o| Device::cuda(o, kernels))
+            .collect()
     };
     match choice {
         BackendChoice::Cuda => {

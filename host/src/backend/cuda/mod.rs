@@ -15,6 +15,7 @@ use cudarc::driver::{CudaContext, CudaEvent, CudaStream, sys};
 
 use crate::backend::info::{BackendKind, DeviceInfo};
 use crate::backend::memory::{DevRange, HostRange};
+use crate::backend::{PtxImages, every_entry_waits_for_prior_grids};
 use crate::error::{Error, Result};
 use crate::launch::{KernelArg, KernelLaunch, KernelRef, LaunchLimits, MAX_SCALAR_BYTES};
 
@@ -35,6 +36,9 @@ pub(crate) struct CudaDevice {
     pub(crate) info: DeviceInfo,
     /// The PTX the kernels came from, kept to reload them into a recreated context.
     pub(crate) ptx: String,
+    /// Whether every built-in kernel waits for prior grids on entry, so graph kernel nodes
+    /// may be joined by programmatic edges ([`crate::backend::PtxImages`]).
+    pub(crate) programmatic_edges: bool,
     /// Keeps the functions in `kernels` valid.
     _module: raw::Module,
     kernels: HashMap<&'static str, raw::Function>,
@@ -55,8 +59,13 @@ impl CudaDevice {
         Ok(true)
     }
 
-    /// Opens device `ordinal` and loads `ptx`, resolving every entry in `entries`.
-    pub(crate) fn open(ordinal: usize, ptx: &str, entries: &[&'static str]) -> Result<CudaDevice> {
+    /// Opens device `ordinal` and loads the module of `kernels` it runs, resolving every
+    /// entry in `entries`.
+    pub(crate) fn open(
+        ordinal: usize,
+        kernels: PtxImages<'_>,
+        entries: &[&'static str],
+    ) -> Result<CudaDevice> {
         let count = device_count().map_err(|reason| Error::NoCudaDevice { reason })?;
         if ordinal >= count {
             return Err(Error::InvalidArgument(format!(
@@ -69,6 +78,7 @@ impl CudaDevice {
         // state can be left inconsistent by switching tracking off.
         unsafe { ctx.disable_event_tracking() };
         let info = query_info(&ctx, ordinal)?;
+        let ptx = kernels.pick(info.compute_capability)?;
         let module = raw::Module::load(&ctx, ptx)?;
         let mut kernels = HashMap::new();
         for &name in entries {
@@ -77,6 +87,7 @@ impl CudaDevice {
         Ok(CudaDevice {
             ctx,
             info,
+            programmatic_edges: every_entry_waits_for_prior_grids(ptx),
             ptx: ptx.to_owned(),
             _module: module,
             kernels,
