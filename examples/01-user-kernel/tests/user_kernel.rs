@@ -82,7 +82,7 @@ fn pipeline_matches_the_formula_on_cpu() -> Result<()> {
 /// CUDA device 0; `None` (the test then passes as skipped) without one, unless
 /// `RIPTIDE_REQUIRE_GPU=1`, which turns a missing GPU into a failure.
 fn gpu() -> Option<Device> {
-    match Device::cuda(0, riptide::PTX) {
+    match Device::cuda(0, riptide::KERNELS) {
         Ok(device) => Some(device),
         Err(e) if std::env::var("RIPTIDE_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
             panic!("RIPTIDE_REQUIRE_GPU=1 but no usable CUDA device: {e}")
@@ -310,4 +310,97 @@ fn the_example_runs_on_the_cpu_backend() {
         .expect("run the example");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("positive integer, got \"many\""));
+}
+
+/// Counts elements of `got` outside the formula's tolerance for inputs `x`.
+fn outside_tolerance(x: &[f32], got: &[f32]) -> usize {
+    x.iter()
+        .zip(got)
+        .filter(|&(&x, &y)| (y as f64 - expected(x, PARAMS)).abs() > tolerance(x, PARAMS))
+        .count()
+}
+
+/// In a graph built on a Hopper GPU riptide's kernels follow their kernel predecessors
+/// through programmatic edges (launched while those finish; they wait for them on entry);
+/// a user kernel, which makes no such promise, never does. So a user kernel cannot take a
+/// riptide kernel's node in place — `set_kernel` refuses, `update` instantiates again — and
+/// the results stay those of the formula. On older GPUs no edge is programmatic and the
+/// in-place replacement is allowed.
+#[test]
+#[ignore = "needs a CUDA GPU"]
+fn user_kernels_never_follow_programmatic_graph_edges_on_gpu() -> Result<()> {
+    use riptide::host::graph::{Dag, Graph, UpdateOutcome, record_launch};
+    use riptide::host::kernels;
+    let Some(device) = gpu() else {
+        return Ok(());
+    };
+    let n = 10_007;
+    let x = data(n);
+    let s = device.stream()?;
+    let mut dx = device.alloc::<f32>(n, "x")?;
+    s.upload(&x, &mut dx)?;
+    let (mut a, mut b, mut c) = (
+        device.alloc::<f32>(n, "a")?,
+        device.alloc::<f32>(n, "b")?,
+        device.alloc::<f32>(n, "c")?,
+    );
+    let clip = device
+        .load_module(&kernels_module()?)?
+        .kernel::<SoftClipKernel>()?;
+    let config = launch_config(&device, n);
+    // a = 0; a += x; a += x; b = clip(a)  →  b = clip(2x).
+    let mut dag = Dag::new();
+    let zero = dag.fill_zero(&mut a, &[])?;
+    let first = dag.record_one(&device, &[zero], |s| {
+        kernels::axpby(s, 1.0, &dx, 1.0, &mut a)
+    })?;
+    let second = dag.record_one(&device, &[first], |s| {
+        kernels::axpby(s, 1.0, &dx, 1.0, &mut a)
+    })?;
+    dag.record_one(&device, &[second], |s| {
+        clip.launch(
+            s,
+            config,
+            (a.as_slice(), b.as_slice_mut(), n as u64, PARAMS),
+        )
+    })?;
+    let mut graph = Graph::build(dag.clone(), &device)?;
+    let hopper = device.info().compute_capability.0 >= 9;
+    // Only the second axpby follows a kernel that is riptide's own... and is riptide's own.
+    assert_eq!(graph.programmatic_nodes(), usize::from(hopper));
+    graph.launch(&s)?;
+    let twice: Vec<f32> = x.iter().map(|v| v + v).collect();
+    assert_eq!(outside_tolerance(&twice, &s.download(&b)?), 0);
+
+    // The user kernel in the second axpby's place (reading x, writing c).
+    let user = record_launch(&device, |s| {
+        clip.launch(
+            s,
+            config,
+            (dx.as_slice(), c.as_slice_mut(), n as u64, PARAMS),
+        )
+    })?;
+    match graph.set_kernel(second, user.clone()) {
+        Err(e) if hopper => assert!(e.to_string().contains("programmatic edges"), "{e}"),
+        Err(e) => return Err(e),
+        Ok(()) => assert!(
+            !hopper,
+            "a user kernel took a node with programmatic edges in"
+        ),
+    }
+    let mut replaced = dag.clone();
+    replaced.set_kernel(second, user)?;
+    let outcome = graph.update(replaced)?;
+    let want = if hopper {
+        UpdateOutcome::Reinstantiated
+    } else {
+        UpdateOutcome::Updated
+    };
+    assert_eq!(outcome, want);
+    assert_eq!(graph.programmatic_nodes(), 0);
+    graph.launch(&s)?;
+    // Now a = x (one axpby), b = clip(x), c = clip(x).
+    assert_eq!(outside_tolerance(&x, &s.download(&b)?), 0);
+    assert_eq!(outside_tolerance(&x, &s.download(&c)?), 0);
+    Ok(())
 }

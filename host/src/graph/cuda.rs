@@ -8,10 +8,10 @@ use crate::backend::cuda::raw::{self, CopyEnd, GraphNode, KernelNode, Repeatable
 use crate::backend::cuda::{CudaDevice, KernelParams, device_ptr};
 use crate::backend::{Device, DeviceImpl, Event, Stream};
 use crate::error::{Error, Result};
-use crate::launch::KernelLaunch;
+use crate::launch::{KernelLaunch, KernelRef};
 
 use super::check::Checked;
-use super::dag::{Dag, Op};
+use super::dag::{Dag, NodeId, Op};
 use super::issue::{Mode, StreamIssuer, issue};
 use super::plan::Plan;
 
@@ -23,6 +23,9 @@ pub(crate) struct CudaGraph {
     _graph: raw::Graph,
     /// The driver's node for each DAG node.
     nodes: Vec<GraphNode>,
+    /// Per DAG node: whether it follows kernel predecessors through programmatic edges, so
+    /// that only kernels waiting for prior grids may run there.
+    programmatic_in: Vec<bool>,
     /// Host callbacks the driver calls by address: boxed so a growing vector never moves
     /// them.
     #[allow(clippy::vec_box)]
@@ -58,6 +61,7 @@ impl CudaGraph {
         let cuda = cuda_device(device)?;
         let graph = raw::Graph::new(&cuda.ctx)?;
         let mut nodes: Vec<GraphNode> = vec![std::ptr::null_mut(); dag.nodes.len()];
+        let mut programmatic_in = vec![false; dag.nodes.len()];
         let mut callbacks = Vec::new();
         for &i in &checked.order {
             let node = &dag.nodes[i];
@@ -66,12 +70,25 @@ impl CudaGraph {
             // owns the DAG for as long as the executable exists.
             nodes[i] = match &node.op {
                 Op::Kernel(k) => {
+                    // A riptide kernel waits for prior grids on entry, so it may follow its
+                    // kernel predecessors programmatically: launched while they finish.
+                    let (early, full): (Vec<&NodeId>, Vec<&NodeId>) =
+                        node.deps.iter().partition(|d| {
+                            waits_for_prior_grids(cuda, k)
+                                && matches!(dag.nodes[d.0].op, Op::Kernel(_))
+                        });
+                    programmatic_in[i] = !early.is_empty();
+                    let early: Vec<GraphNode> = early.iter().map(|d| nodes[d.0]).collect();
+                    let full: Vec<GraphNode> = full.iter().map(|d| nodes[d.0]).collect();
                     let mut params = KernelParams::new(cuda, k)?;
                     let mut pointers = params.pointers();
                     // SAFETY: the arguments come from a typed launcher (parameters matched to
                     // the PTX entry, lengths checked) and the shape was checked in validation;
-                    // the DAG keeps every buffer alive (see above).
-                    unsafe { graph.add_kernel(&deps, kernel_node(k, &params, &mut pointers)) }?
+                    // the DAG keeps every buffer alive (see above); programmatic edges lead
+                    // only to kernels that wait for prior grids before touching memory.
+                    unsafe {
+                        graph.add_kernel(&full, &early, kernel_node(k, &params, &mut pointers))
+                    }?
                 }
                 Op::Host { f, .. } => {
                     let data = keep_callback(&mut callbacks, f);
@@ -97,8 +114,23 @@ impl CudaGraph {
             exec,
             _graph: graph,
             nodes,
+            programmatic_in,
             callbacks,
         })
+    }
+
+    /// Kernel nodes that follow at least one predecessor through a programmatic edge.
+    pub(crate) fn programmatic_nodes(&self) -> usize {
+        self.programmatic_in.iter().filter(|&&p| p).count()
+    }
+
+    /// Whether node `index` may take `op` in place: anything, except a kernel that does not
+    /// wait for prior grids on a node with programmatic edges in.
+    pub(crate) fn accepts(&self, index: usize, op: &Op) -> bool {
+        match op {
+            Op::Kernel(k) => !self.programmatic_in[index] || waits_for_prior_grids(&self.device, k),
+            _ => true,
+        }
     }
 
     /// Captures the eager plan's stream work into a graph.
@@ -155,6 +187,7 @@ impl CudaGraph {
             device: Arc::clone(cuda),
             exec,
             _graph: graph,
+            programmatic_in: vec![false; nodes.len()],
             nodes,
             callbacks,
         })
@@ -162,6 +195,13 @@ impl CudaGraph {
 
     /// Points node `index` of the executable at `op`'s new parameters (same node kind).
     pub(crate) fn set(&mut self, index: usize, op: &Op) -> Result<()> {
+        if let (false, Op::Kernel(k)) = (self.accepts(index, op), op) {
+            return Err(super::GraphError::NeedsFullEdges {
+                node: index,
+                kernel: k.kernel().name().to_owned(),
+            }
+            .into());
+        }
         let node = self.nodes[index];
         // In every arm: as in `build`; the caller puts `op` into the DAG the graph owns, so
         // its allocations stay alive as long as the executable.
@@ -193,6 +233,13 @@ impl CudaGraph {
             }
         }
     }
+}
+
+/// Whether launch `k` runs one of riptide's kernels from a module whose every kernel waits
+/// for prior grids on entry (PTX for sm_90 and newer): only then may it follow a kernel node
+/// through a programmatic edge.
+fn waits_for_prior_grids(device: &CudaDevice, k: &KernelLaunch) -> bool {
+    device.programmatic_edges && matches!(k.kernel(), KernelRef::Builtin(_))
 }
 
 /// The kernel node for launch `k` with its marshalled `params` (`pointers` from them).

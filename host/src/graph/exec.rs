@@ -139,9 +139,23 @@ impl Graph {
         }
     }
 
+    /// Kernel nodes launched while their kernel predecessors finish (programmatic edges):
+    /// in a graph built with [`Graph::build`] on a GPU whose module's kernels wait for prior
+    /// grids (Hopper and newer), every riptide kernel that follows a kernel; 0 for captured
+    /// graphs and on the CPU backend.
+    pub fn programmatic_nodes(&self) -> usize {
+        match &self.backend {
+            Backend::Cuda(g) => g.programmatic_nodes(),
+            Backend::Cpu(_) => 0,
+        }
+    }
+
     /// Replaces kernel node `node`'s launch (new scalars, other buffers, another grid) in
     /// the instantiated graph, without re-instantiating. The new launch's buffers must keep
     /// the DAG race-free and live on the graph's device.
+    /// On a node that follows kernels through programmatic edges
+    /// ([`Graph::programmatic_nodes`]) only riptide's own kernels fit: another kernel gives
+    /// [`GraphError::NeedsFullEdges`] (and [`Graph::update`] instantiates again instead).
     pub fn set_kernel(&mut self, node: NodeId, launch: KernelLaunch) -> Result<()> {
         let i = node.0;
         if !matches!(self.dag.node(node)?.op, Op::Kernel(_)) {
@@ -163,7 +177,14 @@ impl Graph {
     /// from `dag` the same way it was made.
     pub fn update(&mut self, dag: Dag) -> Result<UpdateOutcome> {
         let checked = Checked::new(&dag, &self.device)?;
-        if !same_topology(&self.dag, &dag) {
+        let in_place = same_topology(&self.dag, &dag)
+            && match &self.backend {
+                // A kernel that does not wait for prior grids cannot take a node joined by
+                // programmatic edges: such an update instantiates the graph again.
+                Backend::Cuda(g) => (0..dag.nodes.len()).all(|i| g.accepts(i, &dag.nodes[i].op)),
+                Backend::Cpu(_) => true,
+            };
+        if !in_place {
             *self = Graph::from_checked(dag, checked, &self.device, self.method)?;
             return Ok(UpdateOutcome::Reinstantiated);
         }

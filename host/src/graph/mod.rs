@@ -69,6 +69,17 @@ pub enum GraphError {
         /// The other.
         second: String,
     },
+    /// A kernel update would put a kernel that does not wait for prior grids on a node the
+    /// graph joined to its predecessors by programmatic edges.
+    #[error(
+        "node {node} follows its kernel predecessors through programmatic edges, which only riptide's own kernels honour; build the graph again (Graph::update does) to run {kernel} there"
+    )]
+    NeedsFullEdges {
+        /// The node.
+        node: usize,
+        /// The kernel that was to replace its launch.
+        kernel: String,
+    },
     /// A kernel update addressed a node that is not a kernel launch.
     #[error("node {node} is not a kernel launch")]
     NotAKernel {

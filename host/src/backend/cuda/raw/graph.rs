@@ -168,14 +168,19 @@ impl Graph {
         })
     }
 
-    /// Adds a kernel node after `deps`.
+    /// Adds a kernel node after `deps` (full edges: it starts once they completed) and after
+    /// the kernel nodes `early` through programmatic edges (it is launched while they finish
+    /// and waits for them itself with `griddepcontrol.wait`).
     ///
     /// # Safety
     /// As for [`launch`]: the parameters must match the entry's PTX parameters, and every
     /// device pointer must stay valid for every launch of any executable made from this graph.
+    /// If `early` is not empty, the kernel must execute `griddepcontrol.wait` before it
+    /// touches memory, and every node of `early` must be a kernel node of this graph.
     pub(crate) unsafe fn add_kernel(
         &self,
         deps: &[GraphNode],
+        early: &[GraphNode],
         mut node: KernelNode<'_>,
     ) -> Result<GraphNode> {
         bind(&self.ctx)?;
@@ -187,6 +192,29 @@ impl Graph {
         }
         .result()
         .map_err(|e| driver_error("cuGraphAddKernelNode", e))?;
+        if !early.is_empty() {
+            let programmatic = sys::CUgraphEdgeData {
+                from_port: sys::CU_GRAPH_KERNEL_NODE_PORT_PROGRAMMATIC as u8,
+                to_port: 0,
+                type_: sys::CUgraphDependencyType::CU_GRAPH_DEPENDENCY_TYPE_PROGRAMMATIC as u8,
+                reserved: [0; 5],
+            };
+            let to = vec![out; early.len()];
+            let edges = vec![programmatic; early.len()];
+            // SAFETY: `early` are kernel nodes of this graph (the caller's contract), `to`
+            // and `edges` hold one entry per edge, and the kernel waits for prior grids.
+            unsafe {
+                sys::cuGraphAddDependencies_v2(
+                    self.handle,
+                    early.as_ptr(),
+                    to.as_ptr(),
+                    edges.as_ptr(),
+                    early.len(),
+                )
+            }
+            .result()
+            .map_err(|e| driver_error("cuGraphAddDependencies", e))?;
+        }
         Ok(out)
     }
 
