@@ -505,21 +505,8 @@ fn halo_exchange(devices: &[Device]) -> Result<()> {
     let grid: Vec<f32> = (0..rows * cols)
         .map(|i| ((i * 7919) % 1013) as f32 / 101.0)
         .collect();
-    let block = reference::stencil::Jacobi5Block {
-        rows,
-        cols,
-        row_offset: 0,
-        global_rows: rows,
-        row_begin: 0,
-        row_end: rows,
-    };
-    let mut want = grid.clone();
-    let mut next = vec![0.0f32; grid.len()];
-    for _ in 0..sweeps {
-        reference::stencil::jacobi5(&block, &want, &mut next)
-            .map_err(|e| Error::Backend(format!("reference: {e}")))?;
-        std::mem::swap(&mut want, &mut next);
-    }
+    let want = reference::stencil::jacobi5_sweeps(&grid, cols, sweeps)
+        .map_err(|e| Error::Backend(format!("reference: {e}")))?;
     println!(
         "## Resident stencil, {rows}×{cols} grid ({} MiB), {sweeps} sweeps, halo rows exchanged between sweeps",
         rows * cols * 4 / MIB

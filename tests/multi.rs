@@ -156,14 +156,7 @@ fn results_match_the_reference(devices: &[Device]) -> Result<()> {
     for rows in [1, 3, 64, 257] {
         let x = data_f32(rows * cols, rows as u64);
         let mut want = vec![0.0f32; rows * cols];
-        let block = reference::stencil::Jacobi5Block {
-            rows,
-            cols,
-            row_offset: 0,
-            global_rows: rows,
-            row_begin: 0,
-            row_end: rows,
-        };
+        let block = reference::stencil::Jacobi5Block::whole(rows, cols);
         reference::stencil::jacobi5(&block, &x, &mut want).expect("valid block");
         let mut multi = MultiPipeline::new(devices, PipelineConfig::new(5 * cols, 1, 2))?;
         let (_, got, _) = run_multi(&mut multi, &Stencil { cols }, &x)?;
@@ -175,26 +168,6 @@ fn results_match_the_reference(devices: &[Device]) -> Result<()> {
         assert_eq!(bad, 0, "rows {rows}: {bad} cells differ");
     }
     Ok(())
-}
-
-/// `sweeps` Jacobi sweeps of the whole grid by the reference.
-fn reference_sweeps(grid: &[f32], cols: usize, sweeps: usize) -> Vec<f32> {
-    let rows = grid.len() / cols;
-    let block = reference::stencil::Jacobi5Block {
-        rows,
-        cols,
-        row_offset: 0,
-        global_rows: rows,
-        row_begin: 0,
-        row_end: rows,
-    };
-    let mut cur = grid.to_vec();
-    let mut next = vec![0.0f32; grid.len()];
-    for _ in 0..sweeps {
-        reference::stencil::jacobi5(&block, &cur, &mut next).expect("valid block");
-        std::mem::swap(&mut cur, &mut next);
-    }
-    cur
 }
 
 /// A resident grid swept several times with halo exchanges equals the reference's sweeps
@@ -214,7 +187,8 @@ fn resident_stencil_matches(devices: &[Device], force_host: bool) -> Result<Vec<
         for sweeps in [1, 4] {
             st.sweep(sweeps)?;
             let got = st.download()?;
-            let want = reference_sweeps(&grid, cols, st.sweeps());
+            let want =
+                reference::stencil::jacobi5_sweeps(&grid, cols, st.sweeps()).expect("a whole grid");
             let bad = got
                 .iter()
                 .zip(&want)
@@ -260,7 +234,7 @@ fn multi_device_runs_are_correct_under_chaos() -> Result<()> {
     use riptide::host::backend::cpu::{Chaos, ChaosPolicy};
     let x = data_f32(9_001, 4);
     let grid = data_f32(40 * 13, 8);
-    let want_grid = reference_sweeps(&grid, 13, 3);
+    let want_grid = reference::stencil::jacobi5_sweeps(&grid, 13, 3).expect("a whole grid");
     for seed in 0..4 {
         for policy in [ChaosPolicy::Random, ChaosPolicy::LatestFirst] {
             let devices = CpuRuntime::new(

@@ -191,7 +191,7 @@ device_tests! {
         for rows in [1, 2, 3, 10, 64, 257] {
             let x = data_f32(rows * cols, rows as u64);
             let mut want = vec![0.0f32; rows * cols];
-            let block = reference::stencil::Jacobi5Block { rows, cols, row_offset: 0, global_rows: rows, row_begin: 0, row_end: rows };
+            let block = reference::stencil::Jacobi5Block::whole(rows, cols);
             reference::stencil::jacobi5(&block, &x, &mut want).expect("valid block");
             for chunk_rows in [1, 2, 5, 64] {
                 for config in [PipelineConfig::serial(chunk_rows * cols), PipelineConfig::new(chunk_rows * cols, 2, 2)] {

@@ -28,6 +28,18 @@ pub struct Jacobi5Block {
 }
 
 impl Jacobi5Block {
+    /// A whole `rows × cols` grid as one block, every row computed.
+    pub fn whole(rows: usize, cols: usize) -> Jacobi5Block {
+        Jacobi5Block {
+            rows,
+            cols,
+            row_offset: 0,
+            global_rows: rows,
+            row_begin: 0,
+            row_end: rows,
+        }
+    }
+
     /// Checks the block against the spec's preconditions and the slice lengths.
     pub(crate) fn validate(&self, input: usize, out: usize) -> Result<(), ReferenceError> {
         shape_len("input", input, "rows × cols", self.rows, self.cols)?;
@@ -110,4 +122,26 @@ pub fn jacobi5(block: &Jacobi5Block, input: &[f32], out: &mut [f32]) -> Result<(
             }
         });
     Ok(())
+}
+
+/// `sweeps` Jacobi steps of a whole grid (`cols` columns, row-major), each step reading the
+/// previous one's output: what a grid swept repeatedly on devices must equal bit for bit.
+///
+/// Errors if `grid` is not a whole number of rows of `cols` cells.
+pub fn jacobi5_sweeps(
+    grid: &[f32],
+    cols: usize,
+    sweeps: usize,
+) -> Result<Vec<f32>, ReferenceError> {
+    let rows = grid.len().checked_div(cols).unwrap_or(0);
+    let block = Jacobi5Block::whole(rows, cols);
+    // Checked before the loop too, so that zero sweeps refuse a ragged grid as well.
+    block.validate(grid.len(), grid.len())?;
+    let mut cur = grid.to_vec();
+    let mut next = vec![0.0f32; grid.len()];
+    for _ in 0..sweeps {
+        jacobi5(&block, &cur, &mut next)?;
+        std::mem::swap(&mut cur, &mut next);
+    }
+    Ok(cur)
 }

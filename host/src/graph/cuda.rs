@@ -72,11 +72,11 @@ impl CudaGraph {
                 Op::Kernel(k) => {
                     // A riptide kernel waits for prior grids on entry, so it may follow its
                     // kernel predecessors programmatically: launched while they finish.
-                    let (early, full): (Vec<&NodeId>, Vec<&NodeId>) =
-                        node.deps.iter().partition(|d| {
-                            waits_for_prior_grids(cuda, k)
-                                && matches!(dag.nodes[d.0].op, Op::Kernel(_))
-                        });
+                    let waits = waits_for_prior_grids(cuda, k);
+                    let (early, full): (Vec<&NodeId>, Vec<&NodeId>) = node
+                        .deps
+                        .iter()
+                        .partition(|d| waits && matches!(dag.nodes[d.0].op, Op::Kernel(_)));
                     programmatic_in[i] = !early.is_empty();
                     let early: Vec<GraphNode> = early.iter().map(|d| nodes[d.0]).collect();
                     let full: Vec<GraphNode> = full.iter().map(|d| nodes[d.0]).collect();

@@ -145,3 +145,21 @@ fn jacobi5_block_with_halo() {
     jacobi5(&b, &grid[9..15], &mut out).unwrap();
     assert_eq!(out, [144.0, 169.0, 196.0]);
 }
+
+#[test]
+fn sweeps_of_a_whole_grid_feed_each_step_the_last() {
+    let (rows, cols) = (7, 9);
+    let grid: Vec<f32> = (0..rows * cols).map(|i| ((i * 37) % 23) as f32).collect();
+    let block = Jacobi5Block::whole(rows, cols);
+    let mut one = vec![0.0; grid.len()];
+    jacobi5(&block, &grid, &mut one).expect("valid");
+    let mut two = vec![0.0; grid.len()];
+    jacobi5(&block, &one, &mut two).expect("valid");
+    use riptide_reference::stencil::jacobi5_sweeps;
+    assert_eq!(jacobi5_sweeps(&grid, cols, 0).unwrap(), grid);
+    assert_eq!(jacobi5_sweeps(&grid, cols, 2).unwrap(), two);
+    assert!(
+        jacobi5_sweeps(&grid[1..], cols, 0).is_err(),
+        "a ragged grid is refused"
+    );
+}
