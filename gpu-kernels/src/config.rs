@@ -192,23 +192,31 @@ pub const fn reduce_f32_depth(len: usize, grid: u32) -> usize {
 }
 
 /// Threads per block of the scan kernels (`riptide_scan_inclusive_f32`, …); they must be
-/// launched with exactly this many.
-pub const SCAN_BLOCK: u32 = 128;
+/// launched with exactly this many: one look-back warp and `SCAN_DATA_THREADS` that load,
+/// reduce and write the tiles.
+pub const SCAN_BLOCK: u32 = WARP_SIZE + SCAN_DATA_THREADS;
 
-/// Elements each scan thread handles per tile (8 rounds of one 4-element vector).
+/// Threads of a scan block that stage, reduce and write tiles (4 warps).
+pub const SCAN_DATA_THREADS: u32 = 128;
+
+/// Elements each scan data thread handles per tile (8 rounds of one 4-element vector).
 pub const SCAN_ITEMS_PER_THREAD: u32 = 32;
 
 /// Elements per scan tile: 4096.
-pub const SCAN_TILE: usize = (SCAN_BLOCK * SCAN_ITEMS_PER_THREAD) as usize;
+pub const SCAN_TILE: usize = (SCAN_DATA_THREADS * SCAN_ITEMS_PER_THREAD) as usize;
 
 /// Tiles per look-back group of the scan, and groups per super-group (one per lane of a
 /// warp).
 pub const SCAN_GROUP_TILES: usize = 32;
 
-/// Dynamic shared memory bytes of a scan launch: a ticket slot (16 bytes), 32 warp-round
-/// totals and 32 offsets (128 bytes each), then the staged tile (`4 · SCAN_TILE` bytes):
-/// 16656.
-pub const SCAN_SHARED_BYTES: u32 = 16 + 2 * 32 * 4 + 4 * SCAN_TILE as u32;
+/// Bytes of a scan block's shared memory before its two staged tiles: slots for the
+/// claimed tile, the tiles' indices and aggregates, 32 warp-round totals, and per tile 32
+/// in-tile and 32 final offsets (kernels/scan.rs).
+pub const SCAN_HEADER_BYTES: u32 = 4 * (8 + 32 + 2 * 32 + 2 * 32);
+
+/// Dynamic shared memory bytes of a scan launch: the header, then two staged tiles (one
+/// being written out while the next loads): 33440.
+pub const SCAN_SHARED_BYTES: u32 = SCAN_HEADER_BYTES + 2 * 4 * SCAN_TILE as u32;
 
 /// Scan epochs must be `< SCAN_EPOCH_LIMIT` (and ≥ 1): the epoch fills the top 30 bits of
 /// a status word's 32-bit tag.
@@ -229,10 +237,10 @@ pub const fn scan_scratch_words(len: usize) -> usize {
     1 + tiles + groups + groups.div_ceil(SCAN_GROUP_TILES)
 }
 
-/// Scan blocks per SM the recommended grid assumes: what fits on an H100 (≤ 48 registers,
-/// 16.3 KiB of shared memory per block). Blocks beyond the resident ones are harmless
+/// Scan blocks per SM the recommended grid assumes: what fits on an H100 (32.7 KiB of
+/// shared memory, plus the 1 KiB the hardware reserves, per block of 228 KiB). Blocks beyond the resident ones are harmless
 /// (they start late, find no tile and exit); a launcher may use the occupancy API instead.
-pub const SCAN_BLOCKS_PER_SM: u32 = 10;
+pub const SCAN_BLOCKS_PER_SM: u32 = 6;
 
 /// Recommended scan grid for `len` elements on a device of `multiprocessors` SMs: one block
 /// per tile, at most `SCAN_BLOCKS_PER_SM` per SM (blocks loop over tiles), at least 1. Any

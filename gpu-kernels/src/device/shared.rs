@@ -45,3 +45,24 @@ pub unsafe fn sync_threads() {
     // SAFETY: the caller guarantees that every thread of the block arrives.
     unsafe { asm!("barrier.sync 0;", options(nostack, preserves_flags)) };
 }
+
+/// Waits until `threads` threads (a multiple of the warp size) have reached barrier `ID`
+/// (1–15; barrier 0 is [`sync_threads`]'s), and makes their earlier shared- and
+/// global-memory writes visible to each other: a barrier among some warps of the block,
+/// while the others go on with other work. Emitted as the non-`.aligned` `barrier.sync
+/// ID, threads` for the reason given at [`sync_threads`].
+///
+/// # Safety
+/// The same `threads` threads — whole warps — must each reach barrier `ID` the same number
+/// of times, and no other thread may use barrier `ID`; otherwise the block deadlocks.
+#[inline(always)]
+pub unsafe fn sync_warps<const ID: u32>(threads: u32) {
+    // SAFETY: the caller guarantees which threads arrive, and how often.
+    unsafe {
+        asm!(
+            "barrier.sync {id}, {n};",
+            id = const ID, n = in(reg32) threads,
+            options(nostack, preserves_flags),
+        )
+    };
+}

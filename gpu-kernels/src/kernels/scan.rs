@@ -8,18 +8,30 @@
 //! that are running): no deadlock whatever the grid size or block scheduling order. Each
 //! element is read once from and written once to global memory.
 //!
-//! **Inside a tile** (`SCAN_BLOCK = 128` threads = 4 warps, `ROUNDS = 8`): in round `r`
-//! thread `t` owns elements `512·r + 4t .. + 4` (one 16-byte vector; each warp instruction
-//! covers 512 contiguous bytes). The tile is first staged in shared memory (`cp.async`, 16
-//! bytes per copy, when `x` and `y` are 16-byte aligned and the tile is full; else scalar
-//! loads padded with the identity), so no registers hold it across the look-back and many
-//! tiles are in flight per SM. A thread scans its four elements sequentially
+//! **A block** is one look-back warp and four data warps (`SCAN_BLOCK = 160` threads) with
+//! two staged tiles in shared memory. While the look-back warp finds the prefix of the
+//! block's tile `T_i`, the data warps write out `T_{i−1}` (whose prefix it found before)
+//! and claim, stage and reduce `T_{i+1}` into the buffer `T_{i−1}` leaves, publishing its
+//! aggregate at once; one block barrier per tile hands the tiles over. So the look-back
+//! overlaps the loads and stores (on an H100 the earlier form, where the whole block loaded
+//! a tile and then waited for its look-back, ran at 70–73% of the copy bandwidth; this one
+//! at 73–75%). The aggregate of `T_{i+1}` waits only for the look-back of `T_{i−1}`, an
+//! earlier tile, so every wait in a launch is for an earlier tile: no deadlock.
+//!
+//! **Inside a tile** (`SCAN_DATA_THREADS = 128` data threads, `ROUNDS = 8`): in round `r`
+//! data thread `t` owns elements `512·r + 4t .. + 4` (one 16-byte vector; each warp
+//! instruction covers 512 contiguous bytes). The tile is staged in shared memory
+//! (`cp.async`, 16 bytes per copy, when `x` and `y` are 16-byte aligned and the tile is
+//! full; else scalar loads padded with the identity), so no registers hold it across the
+//! look-back. A thread scans its four elements sequentially
 //! (`s0 = a, s1 = s0 + b, s2 = s1 + c, s3 = s2 + d`), a warp scans its 32 `s3` with a
-//! Kogge–Stone scan (`shfl.up` 1, 2, 4, 8, 16), and warp 0 scans the 32 warp-round totals
-//! of the tile (8 rounds × 4 warps, in element order) the same way, which gives the tile
-//! aggregate `A_k` and each warp-round's exclusive offset inside the tile. After the
-//! look-back the thread and warp scans are recomputed from the staged tile with the same
-//! operations (same bits) and the outputs written.
+//! Kogge–Stone scan (`shfl.up` 1, 2, 4, 8, 16), and data warp 0 scans the 32 warp-round
+//! totals of the tile (8 rounds × 4 warps, in element order) the same way, which gives the
+//! tile aggregate `A_k` and each warp-round's exclusive offset inside the tile. When the
+//! tile is written out the thread and warp scans are recomputed from the staged tile with
+//! the same operations (same bits). Each thread only ever reads and writes its own
+//! vectors of a staged tile, so a buffer is reused without a barrier between a thread's
+//! last read and its next copy into it.
 //!
 //! **Between tiles**, 32 tiles form a group and 32 groups a super-group (one per lane of
 //! warp 0):
@@ -64,10 +76,10 @@
 //! another is inside these words. A prefix word may be written by several blocks, always
 //! with the same bits. Spins re-load only the words not yet published.
 //!
-//! Block barriers are the non-`.aligned` `barrier.sync 0`
-//! ([`crate::device::atomic::sync_threads`]): LLVM tail-duplicates the barrier
-//! after `if tid == 0 { ticket = atom.add(..) }` into both arms, which `bar.sync` (aligned)
-//! does not allow.
+//! Barriers are the non-`.aligned` `barrier.sync` (block barrier 0 and the data warps'
+//! barrier 1; [`crate::device::shared`]): LLVM tail-duplicates a barrier after
+//! `if t == 0 { ticket = atom.add(..) }` into both arms, which `bar.sync` (aligned) does
+//! not allow.
 //!
 //! The tile counter (scratch word 0) is claimed with relaxed `atom.add`; each block claims
 //! until it draws a ticket `≥ tiles`, so a launch makes exactly `tiles + grid` claims, and
@@ -80,18 +92,18 @@
 use crate::device::atomic::{add_u32, load_relaxed_u64, store_relaxed_u32, store_relaxed_u64};
 use crate::device::index::{grid_dim_x, thread_x};
 use crate::device::memory::{F32x4, copy_async_16, store_f32x4, wait_async_copies};
-use crate::device::shared::{dynamic_shared, sync_threads};
+use crate::device::shared::{dynamic_shared, sync_threads, sync_warps};
 use crate::device::state_space::{dynamic_shared_base, load_shared_f32x4, store_shared_u32};
 use crate::device::warp::{all, ballot, lane_id, shfl_idx_u32, shfl_up_u32, shfl_xor_u32};
 
-use crate::config::{SCAN_BLOCK, SCAN_GROUP_TILES, SCAN_TILE, WARP_SIZE};
+use crate::config::{SCAN_DATA_THREADS, SCAN_GROUP_TILES, SCAN_HEADER_BYTES, SCAN_TILE, WARP_SIZE};
 
-/// Warps per block.
-const WARPS: usize = (SCAN_BLOCK / WARP_SIZE) as usize;
+/// Data warps per block.
+const WARPS: usize = (SCAN_DATA_THREADS / WARP_SIZE) as usize;
 /// Rounds of one 4-element vector per thread in a tile.
-const ROUNDS: usize = SCAN_TILE / (4 * SCAN_BLOCK as usize);
+const ROUNDS: usize = SCAN_TILE / (4 * SCAN_DATA_THREADS as usize);
 /// Elements one round of the block covers.
-const ROUND: usize = 4 * SCAN_BLOCK as usize;
+const ROUND: usize = 4 * SCAN_DATA_THREADS as usize;
 /// Tag kind of a tile-aggregate status word.
 const KIND_AGGREGATE: u32 = 1;
 /// Tag kind of a group-sum status word.
@@ -231,8 +243,8 @@ unsafe fn load_prefix(st: Status, sup: usize, lane: u32) -> (bool, u32) {
     }
 }
 
-/// `Q_k`, tile `tile`'s exclusive prefix (carry included), given its aggregate `A_k`;
-/// publishes `A_k`, `S_g` when the tile ends its group, `H_s` when it ends its
+/// `Q_k`, tile `tile`'s exclusive prefix (carry included), given its aggregate `A_k`
+/// (already published); publishes `S_g` when the tile ends its group, `H_s` when it ends its
 /// super-group, and every super-group prefix it computes on the way (module docs).
 ///
 /// # Safety
@@ -243,10 +255,6 @@ unsafe fn tile_prefix<O: ScanOp>(tile: usize, aggregate: u32, lane: u32, st: Sta
     let pos = (tile % 32) as u32;
     let sup = group / 32;
     let gpos = (group % 32) as u32;
-    if lane == 0 {
-        // SAFETY: `tile < tiles`: a tile word of the scratch.
-        unsafe { store_relaxed_u64(st.tiles.add(tile), pack(st.aggregate_tag, aggregate)) };
-    }
     // Issue every load of the usual case at once: the aggregates of this group's earlier
     // tiles, the sums of this super-group's earlier groups, the 32 previous super-group
     // prefixes. Lanes past the earlier ones hold the identity (or this tile's aggregate).
@@ -374,6 +382,218 @@ fn pick(v: [u32; 4], i: usize) -> u32 {
     }
 }
 
+/// Shared-memory layout before the staged tiles, in `u32` words: the slot that hands a
+/// claimed ticket to the data warps, per buffer the index of the tile in it (for the
+/// look-back warp) and its aggregate, the 32 warp-round totals of the tile being reduced,
+/// per buffer the 32 in-tile exclusive offsets of its warp-rounds and their 32 final
+/// offsets (prefix included).
+const CLAIM: usize = 0;
+const TILE_SLOT: usize = 1;
+const AGGREGATE_SLOT: usize = 3;
+const TOTALS: usize = 8;
+const IN_TILE: usize = TOTALS + 32;
+const FINAL: usize = IN_TILE + 2 * 32;
+const HEADER_WORDS: usize = FINAL + 2 * 32;
+const _: () = assert!(4 * HEADER_WORDS == SCAN_HEADER_BYTES as usize);
+/// Bytes of one staged tile.
+const STAGE_BYTES: u32 = 4 * SCAN_TILE as u32;
+/// A tile slot's value once the claims ran out.
+const NO_TILE: u32 = u32::MAX;
+/// Named barrier of the data warps (barrier 0 is the whole block's).
+const DATA_BARRIER: u32 = 1;
+
+/// What a data thread needs to stage, reduce and write tiles.
+#[derive(Clone, Copy)]
+struct DataThread {
+    x: *const u32,
+    y: *mut u32,
+    len: usize,
+    tiles: usize,
+    /// Generic pointer to the block's shared memory (header words).
+    smem: *mut u32,
+    /// Shared-state-space address of staged tile 0 (tile 1 follows it).
+    stages: u32,
+    /// Whether `x` and `y` are 16-byte aligned (full tiles move as vectors).
+    vectors: bool,
+    counter: *mut u32,
+    total_out: *mut u32,
+    st: Status,
+    /// Data-thread index, 0..SCAN_DATA_THREADS.
+    t: usize,
+    /// Data-warp index, 0..WARPS.
+    warp: usize,
+    lane: u32,
+}
+
+/// Waits for all data warps.
+///
+/// # Safety
+/// Every data thread calls it the same number of times, and no other thread does.
+#[inline(always)]
+unsafe fn sync_data_warps() {
+    // SAFETY: forwarded contract.
+    unsafe { sync_warps::<DATA_BARRIER>(SCAN_DATA_THREADS) };
+}
+
+impl DataThread {
+    /// Shared address of this thread's round-`r` vector in staged tile `buffer`.
+    #[inline(always)]
+    fn staged(&self, buffer: usize, r: usize) -> u32 {
+        self.stages + STAGE_BYTES * buffer as u32 + 16 * (ROUND * r / 4 + self.t) as u32
+    }
+
+    /// Claims the next tile into staged buffer `buffer`: draws a ticket, stages the tile,
+    /// reduces it and publishes its aggregate; returns the tile, or `NO_TILE` once the
+    /// tickets ran out (then the block claims no more).
+    ///
+    /// # Safety
+    /// Every data thread calls it together (uniformly); `buffer`'s previous tile is
+    /// written out (by this same thread: each thread only ever touches its own vectors of
+    /// a staged tile) and its slots read by the look-back warp before the last barrier.
+    #[inline(always)]
+    unsafe fn claim<O: ScanOp>(&self, buffer: usize) -> u32 {
+        if self.t == 0 {
+            // SAFETY: the counter is reached only atomically during the launch (its reset
+            // follows the last claim); the slot's readers passed the data barrier after
+            // their previous read before thread 0 gets here.
+            unsafe { *self.smem.add(CLAIM) = add_u32(self.counter, 1) };
+        }
+        // SAFETY: every data thread claims together.
+        unsafe { sync_data_warps() };
+        // SAFETY: written before the barrier; rewritten only after the next one.
+        let ticket = unsafe { *self.smem.add(CLAIM) };
+        if ticket as usize >= self.tiles {
+            if self.t == 0 {
+                // SAFETY: the slot is read by the look-back warp after the next block
+                // barrier. Ticket `tiles + grid − 1` is the launch's last claim: nothing
+                // touches the counter afterwards.
+                unsafe {
+                    *self.smem.add(TILE_SLOT + buffer) = NO_TILE;
+                    if ticket as usize == self.tiles + grid_dim_x() as usize - 1 {
+                        store_relaxed_u32(self.counter, 0);
+                    }
+                }
+            }
+            return NO_TILE;
+        }
+        let base = ticket as usize * SCAN_TILE;
+        let fast = self.vectors && base + SCAN_TILE <= self.len;
+        for r in 0..ROUNDS {
+            let e = base + ROUND * r + 4 * self.t;
+            let dst = self.staged(buffer, r);
+            if fast {
+                // SAFETY: the tile is full, so `e + 4 <= len`; `x` is 16-byte aligned, `e`
+                // a multiple of 4, `dst` 16-byte aligned in the staged tile.
+                unsafe { copy_async_16(dst, self.x.add(e)) };
+            } else {
+                for j in 0..4 {
+                    let v = if e + j < self.len {
+                        // SAFETY: `e + j < len`. Coherent load: `y` may equal `x`.
+                        unsafe { *self.x.add(e + j) }
+                    } else {
+                        O::IDENTITY
+                    };
+                    // SAFETY: a word of this thread's vector in the staged tile.
+                    unsafe { store_shared_u32(dst + 4 * j as u32, v) };
+                }
+            }
+        }
+        // SAFETY: waits for this thread's own copies only; it reads back only those.
+        unsafe { wait_async_copies() };
+        for r in 0..ROUNDS {
+            // SAFETY: this thread's staged vector, complete.
+            let a = unsafe { load_shared_f32x4(self.staged(buffer, r)) }
+                .0
+                .map(f32::to_bits);
+            let total = O::add(O::add(O::add(a[0], a[1]), a[2]), a[3]);
+            // SAFETY: every data warp is complete and runs this unconditionally.
+            let incl = unsafe { warp_scan::<O>(total, self.lane) };
+            if self.lane == 31 {
+                // SAFETY: `ROUNDS·WARPS = 32` slots, read by data warp 0 after the barrier
+                // below and rewritten only after the next block barrier.
+                unsafe { *self.smem.add(TOTALS + r * WARPS + self.warp) = incl };
+            }
+        }
+        // SAFETY: every data thread claims together.
+        unsafe { sync_data_warps() };
+        if self.warp == 0 {
+            let lane = self.lane as usize;
+            // SAFETY: written before the barrier.
+            let total = unsafe { *self.smem.add(TOTALS + lane) };
+            // SAFETY: data warp 0 runs this branch as a whole.
+            let (offset, aggregate) = unsafe {
+                let incl = warp_scan::<O>(total, self.lane);
+                (exclusive::<O>(incl, self.lane), shfl_idx_u32(incl, 31))
+            };
+            // SAFETY: the buffer's slots are read by the look-back warp after the next
+            // block barrier (its previous tile's were read before the last one).
+            unsafe {
+                *self.smem.add(IN_TILE + 32 * buffer + lane) = offset;
+                if lane == 0 {
+                    *self.smem.add(AGGREGATE_SLOT + buffer) = aggregate;
+                    *self.smem.add(TILE_SLOT + buffer) = ticket;
+                    // `ticket < tiles`: a tile word of the scratch.
+                    let word = pack(self.st.aggregate_tag, aggregate);
+                    store_relaxed_u64(self.st.tiles.add(ticket as usize), word);
+                }
+            }
+        }
+        ticket
+    }
+
+    /// Writes tile `tile` out of staged buffer `buffer`, whose final offsets the look-back
+    /// warp wrote, and `total_out` if the tile holds element `len − 1`.
+    ///
+    /// # Safety
+    /// Every data thread calls it together; `buffer` holds `tile`, staged by this thread,
+    /// and its final offsets were written before the last block barrier.
+    #[inline(always)]
+    unsafe fn write<O: ScanOp, const INCLUSIVE: bool>(&self, tile: u32, buffer: usize) {
+        let base = tile as usize * SCAN_TILE;
+        let fast = self.vectors && base + SCAN_TILE <= self.len;
+        for r in 0..ROUNDS {
+            // SAFETY: this thread's staged vector, unchanged since it was reduced.
+            let a = unsafe { load_shared_f32x4(self.staged(buffer, r)) }
+                .0
+                .map(f32::to_bits);
+            // The same additions, in the same order, as when the tile was reduced.
+            let s1 = O::add(a[0], a[1]);
+            let s2 = O::add(s1, a[2]);
+            let s = [a[0], s1, s2, O::add(s2, a[3])];
+            // SAFETY: every data warp is complete and runs this unconditionally.
+            let lane_offset = unsafe { exclusive::<O>(warp_scan::<O>(s[3], self.lane), self.lane) };
+            // SAFETY: written by the look-back warp before the last block barrier.
+            let round_offset =
+                unsafe { *self.smem.add(FINAL + 32 * buffer + r * WARPS + self.warp) };
+            let off = O::add(round_offset, lane_offset);
+            let incl = s.map(|sj| O::add(off, sj));
+            let out = if INCLUSIVE {
+                incl
+            } else {
+                [off, incl[0], incl[1], incl[2]]
+            };
+            let e = base + ROUND * r + 4 * self.t;
+            if fast {
+                let out = F32x4(out.map(f32::from_bits));
+                // SAFETY: as for the staging; this block alone writes the tile.
+                unsafe { store_f32x4(self.y.add(e).cast::<F32x4>(), out) };
+            } else {
+                for (j, &o) in out.iter().enumerate() {
+                    if e + j < self.len {
+                        // SAFETY: `e + j < len`.
+                        unsafe { *self.y.add(e + j) = o };
+                    }
+                }
+            }
+            if e < self.len && self.len - e <= 4 {
+                // This thread holds element `len - 1`.
+                // SAFETY: the launcher checked `total_out`; one thread writes it.
+                unsafe { *self.total_out = pick(incl, self.len - 1 - e) };
+            }
+        }
+    }
+}
+
 /// The whole kernel (module docs).
 ///
 /// # Safety
@@ -392,7 +612,6 @@ unsafe fn scan<O: ScanOp, const INCLUSIVE: bool>(
     let lane = lane_id();
     let warp = tid / WARP_SIZE as usize;
     let tiles = len.div_ceil(SCAN_TILE);
-    let counter = scratch.cast::<u32>();
     // SAFETY: the scratch holds `1 + tiles + ⌈tiles / 32⌉ + ⌈tiles / 1024⌉` words.
     let st = unsafe {
         Status {
@@ -405,140 +624,87 @@ unsafe fn scan<O: ScanOp, const INCLUSIVE: bool>(
             prefix_tag: epoch << 2 | KIND_PREFIX,
         }
     };
-    let vectors = (x as usize | y as usize).is_multiple_of(16);
-    // Shared memory: words [0] ticket, [4, 36) warp-round totals, [36, 68) offsets, then
-    // from byte 272 the staged tile (`SCAN_TILE` words; `SCAN_SHARED_BYTES` in all).
     let smem = dynamic_shared::<u32>();
-    // SAFETY: inside the launch's `SCAN_SHARED_BYTES`.
-    let (ticket_slot, totals, offsets) = unsafe { (smem, smem.add(4), smem.add(36)) };
-    let data = dynamic_shared_base() + 272;
-
     if len == 0 && tid == 0 && crate::device::index::block_x() == 0 {
         // SAFETY: the launcher checked both pointers.
         unsafe { *total_out = *carry_in };
     }
-    loop {
-        if tid == 0 {
-            // SAFETY: the counter is reached only atomically during the launch (its reset
-            // follows the last claim); the slot's readers passed the previous tile's
-            // barriers before thread 0 gets here.
-            unsafe { *ticket_slot = add_u32(counter, 1) };
-        }
-        // SAFETY: every thread of the block reaches this barrier (uniform loop).
-        unsafe { sync_threads() };
-        // SAFETY: written before the barrier; rewritten only after the next two barriers.
-        let tile = unsafe { *ticket_slot } as usize;
-        if tile >= tiles {
-            if tid == 0 && tile == tiles + grid_dim_x() as usize - 1 {
-                // SAFETY: the launch's last claim: nothing touches the counter afterwards.
-                unsafe { store_relaxed_u32(counter, 0) };
+    // Iteration `i` (after block barrier `i`): the look-back warp finds the prefix of
+    // `T_i`, the block's `i`-th tile, while the data warps write `T_{i−1}` and claim
+    // `T_{i+1}` into the buffer it leaves. Both sides know `T_{i−1}` and stop together
+    // when it is `NO_TILE`.
+    let mut before = NO_TILE;
+    let mut i = 0;
+    if warp == 0 {
+        loop {
+            // SAFETY: every thread of the block passes the same barriers (see above).
+            unsafe { sync_threads() };
+            if i > 0 && before == NO_TILE {
+                break;
             }
+            let b = i % 2;
+            // SAFETY: written by the data warps before the barrier; rewritten after the
+            // next one.
+            let tile = unsafe { *smem.add(TILE_SLOT + b) };
+            if tile != NO_TILE {
+                // SAFETY: as for the tile slot.
+                let (aggregate, offset) = unsafe {
+                    (
+                        *smem.add(AGGREGATE_SLOT + b),
+                        *smem.add(IN_TILE + 32 * b + lane as usize),
+                    )
+                };
+                // SAFETY: warp 0 runs this as a whole; `tile < tiles`, its aggregate
+                // published.
+                let prefix = unsafe { tile_prefix::<O>(tile as usize, aggregate, lane, st) };
+                // SAFETY: read by the data warps after the next barrier, rewritten after
+                // the one after.
+                unsafe { *smem.add(FINAL + 32 * b + lane as usize) = O::add(prefix, offset) };
+            }
+            before = tile;
+            i += 1;
+        }
+        return;
+    }
+    let me = DataThread {
+        x,
+        y,
+        len,
+        tiles,
+        smem,
+        stages: dynamic_shared_base() + SCAN_HEADER_BYTES,
+        vectors: (x as usize | y as usize).is_multiple_of(16),
+        counter: scratch.cast::<u32>(),
+        total_out,
+        st,
+        t: tid - WARP_SIZE as usize,
+        warp: warp - 1,
+        lane,
+    };
+    // SAFETY: all data threads; buffer 0 is empty.
+    let mut current = unsafe { me.claim::<O>(0) };
+    loop {
+        // SAFETY: as in the look-back warp.
+        unsafe { sync_threads() };
+        if i > 0 && before == NO_TILE {
             break;
         }
-        let base = tile * SCAN_TILE;
-        let full = base + SCAN_TILE <= len;
-        let fast = full && vectors;
-
-        // Stage: vector `r` of thread `tid` (elements `base + ROUND·r + 4·tid .. + 4`) goes
-        // to the same place of the shared tile. Each thread reads back only what it staged
-        // itself, so its own wait suffices (no barrier).
-        for r in 0..ROUNDS {
-            let e = ROUND * r + 4 * tid;
-            let dst = data + 4 * e as u32;
-            if fast {
-                // SAFETY: the tile is full, so `base + e + 4 <= len`; `x` is 16-byte aligned,
-                // `e` a multiple of 4, `dst` 16-byte aligned in the staged tile.
-                unsafe { copy_async_16(dst, x.add(base + e)) };
-            } else {
-                for j in 0..4 {
-                    let v = if base + e + j < len {
-                        // SAFETY: `base + e + j < len`. Coherent load: `y` may equal `x`.
-                        unsafe { *x.add(base + e + j) }
-                    } else {
-                        O::IDENTITY
-                    };
-                    // SAFETY: a word of this thread's vector in the staged tile.
-                    unsafe { store_shared_u32(dst + 4 * j as u32, v) };
-                }
-            }
+        let b = (i + 1) % 2;
+        if before != NO_TILE {
+            // SAFETY: all data threads; `T_{i−1}` is in buffer `b`, its final offsets
+            // written before the barrier.
+            unsafe { me.write::<O, INCLUSIVE>(before, b) };
         }
-        // SAFETY: waits for this thread's own copies only.
-        unsafe { wait_async_copies() };
-
-        // Thread and warp scans of each round: only the warp totals are kept (in shared
-        // memory); the values and lane offsets are computed again after the look-back, with
-        // the same operations, so no registers are held across it.
-        for r in 0..ROUNDS {
-            // SAFETY: this thread's staged vector, complete (waited above).
-            let a = unsafe { load_shared_f32x4(data + 16 * (ROUND * r / 4 + tid) as u32) }
-                .0
-                .map(f32::to_bits);
-            let total = O::add(O::add(O::add(a[0], a[1]), a[2]), a[3]);
-            // SAFETY: every warp is complete and runs this unconditionally.
-            let incl = unsafe { warp_scan::<O>(total, lane) };
-            if lane == 31 {
-                // SAFETY: `ROUNDS·WARPS = 32` slots; read by warp 0 after the barrier.
-                unsafe { *totals.add(r * WARPS + warp) = incl };
-            }
-        }
-        // SAFETY: every thread of the block reaches this barrier.
-        unsafe { sync_threads() };
-        if warp == 0 {
-            // SAFETY: written before the barrier.
-            let total = unsafe { *totals.add(lane as usize) };
-            // SAFETY: warp 0 runs this branch as a whole.
-            let (offset, aggregate) = unsafe {
-                let incl = warp_scan::<O>(total, lane);
-                (exclusive::<O>(incl, lane), shfl_idx_u32(incl, 31))
-            };
-            // SAFETY: whole warp 0; `tile < tiles`.
-            let prefix = unsafe { tile_prefix::<O>(tile, aggregate, lane, st) };
-            // SAFETY: 32 offset slots; the previous tile's readers passed this tile's first
-            // two barriers; read after the next barrier.
-            unsafe { *offsets.add(lane as usize) = O::add(prefix, offset) };
-        }
-        // SAFETY: every thread of the block reaches this barrier.
-        unsafe { sync_threads() };
-
-        for r in 0..ROUNDS {
-            // SAFETY: this thread's staged vector, unchanged since it was read above.
-            let a = unsafe { load_shared_f32x4(data + 16 * (ROUND * r / 4 + tid) as u32) }
-                .0
-                .map(f32::to_bits);
-            // The same additions, in the same order, as before the look-back.
-            let s1 = O::add(a[0], a[1]);
-            let s2 = O::add(s1, a[2]);
-            let s = [a[0], s1, s2, O::add(s2, a[3])];
-            // SAFETY: every warp is complete and runs this unconditionally.
-            let lane_offset = unsafe { exclusive::<O>(warp_scan::<O>(s[3], lane), lane) };
-            // SAFETY: written by warp 0 before the barrier.
-            let round_offset = unsafe { *offsets.add(r * WARPS + warp) };
-            let off = O::add(round_offset, lane_offset);
-            let incl = s.map(|sj| O::add(off, sj));
-            let out = if INCLUSIVE {
-                incl
-            } else {
-                [off, incl[0], incl[1], incl[2]]
-            };
-            let e = base + ROUND * r + 4 * tid;
-            if fast {
-                let out = F32x4(out.map(f32::from_bits));
-                // SAFETY: as for the staging; this block alone writes the tile.
-                unsafe { store_f32x4(y.add(e).cast::<F32x4>(), out) };
-            } else {
-                for (j, &o) in out.iter().enumerate() {
-                    if e + j < len {
-                        // SAFETY: `e + j < len`.
-                        unsafe { *y.add(e + j) = o };
-                    }
-                }
-            }
-            if e < len && len - e <= 4 {
-                // This thread holds element `len - 1`.
-                // SAFETY: the launcher checked `total_out`; one thread writes it.
-                unsafe { *total_out = pick(incl, len - 1 - e) };
-            }
-        }
+        let next = if current != NO_TILE {
+            // SAFETY: all data threads; buffer `b` was just written out and its slots read
+            // by the look-back warp in iteration `i − 1`.
+            unsafe { me.claim::<O>(b) }
+        } else {
+            NO_TILE
+        };
+        before = current;
+        current = next;
+        i += 1;
     }
 }
 
