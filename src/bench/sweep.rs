@@ -44,7 +44,7 @@ impl SweepOptions {
             depths: vec![2, 3],
             kernel_elems: 64 << 20,
             repeats: 3,
-            overhead_runs: 20,
+            overhead_runs: 60,
         }
     }
 
@@ -202,6 +202,13 @@ pub struct TracingOverhead {
     /// Median traced over median untraced device time, minus one, percent.
     #[serde(default)]
     pub device_medians_percent: f64,
+    /// The first and third quartiles of the per-pair wall ratios, minus one, percent: how
+    /// far single pairs scatter around [`Self::wall_overhead_percent`].
+    #[serde(default)]
+    pub wall_quartiles_percent: [f64; 2],
+    /// The same for device time.
+    #[serde(default)]
+    pub device_quartiles_percent: [f64; 2],
 }
 
 /// Eager streams against a captured graph for one workload; `riptide bench` fills
@@ -274,9 +281,14 @@ pub fn pipeline_workload() -> Elementwise {
     ])
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+fn median(v: Vec<f64>) -> f64 {
+    quantile(v, 0.5)
+}
+
+/// The `q`-quantile of a non-empty `v` (the element at rank `⌊q·(len − 1)⌉`).
+fn quantile(mut v: Vec<f64>, q: f64) -> f64 {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    v[(q * (v.len() - 1) as f64).round() as usize]
 }
 
 /// Runs every sweep on `device` and returns the report; `graph` adds the graph comparison.
@@ -461,10 +473,13 @@ pub fn tracing_cost(
         trace = tracer.take()?;
         resolve.push(started.elapsed().as_secs_f64() * 1e3);
     }
-    let pair_ratio = |traced: &[f64], plain: &[f64]| {
-        median(traced.iter().zip(plain).map(|(t, p)| t / p).collect())
+    let pair_ratio = |traced: &[f64], plain: &[f64], q: f64| {
+        quantile(traced.iter().zip(plain).map(|(t, p)| t / p).collect(), q)
     };
-    let (wall_ratio, device_ratio) = (pair_ratio(&tw, &pw), pair_ratio(&td, &pd));
+    let percent = |ratio: f64| 100.0 * (ratio - 1.0);
+    let (wall_ratio, device_ratio) = (pair_ratio(&tw, &pw, 0.5), pair_ratio(&td, &pd, 0.5));
+    let wall_quartiles_percent = [0.25, 0.75].map(|q| percent(pair_ratio(&tw, &pw, q)));
+    let device_quartiles_percent = [0.25, 0.75].map(|q| percent(pair_ratio(&td, &pd, q)));
     let (pd, pw, td, tw) = (median(pd), median(pw), median(td), median(tw));
     let resolve_ms = median(resolve);
     Ok((
@@ -484,7 +499,26 @@ pub fn tracing_cost(
             device_overhead_percent: 100.0 * (device_ratio - 1.0),
             wall_medians_percent: 100.0 * (tw / pw - 1.0),
             device_medians_percent: 100.0 * (td / pd - 1.0),
+            wall_quartiles_percent,
+            device_quartiles_percent,
         },
         trace,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{median, quantile};
+
+    #[test]
+    fn quantiles_pick_the_element_at_the_rounded_rank() {
+        let v = vec![4.0, 1.0, 5.0, 3.0, 2.0];
+        assert_eq!(quantile(v.clone(), 0.0), 1.0);
+        assert_eq!(quantile(v.clone(), 0.25), 2.0);
+        assert_eq!(median(v.clone()), 3.0);
+        assert_eq!(quantile(v.clone(), 0.75), 4.0);
+        assert_eq!(quantile(v, 1.0), 5.0);
+        // Four elements: the median is the upper middle one (rank 1.5 rounds to 2).
+        assert_eq!(median(vec![10.0, 40.0, 20.0, 30.0]), 30.0);
+    }
 }

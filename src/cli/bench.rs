@@ -153,16 +153,20 @@ pub fn print_tables(r: &BenchReport) {
     }
     let t = &r.tracing_overhead;
     println!(
-        "\ntracing cost ({} streams, {} KiB chunks, depth {}; {} adjacent untraced/traced pairs):\n  wall {:+.2}% (median pair ratio); medians {:.3} ms untraced, {:.3} ms traced ({:+.2}%)\n  device {:+.2}% (median pair ratio); medians {:.3} ms untraced, {:.3} ms traced ({:+.2}%)\n  {} timing events for {} ops; resolving their timestamps afterwards: {:.3} ms",
+        "\ntracing cost ({} streams, {} KiB chunks, depth {}; {} adjacent untraced/traced pairs):\n  wall {:+.2}% (median pair ratio; quartiles {:+.2}% … {:+.2}%); medians {:.3} ms untraced, {:.3} ms traced ({:+.2}%)\n  device {:+.2}% (median pair ratio; quartiles {:+.2}% … {:+.2}%); medians {:.3} ms untraced, {:.3} ms traced ({:+.2}%)\n  {} timing events for {} ops; resolving their timestamps afterwards: {:.3} ms",
         t.streams,
         t.chunk_bytes >> 10,
         t.depth,
         t.runs,
         t.wall_overhead_percent,
+        t.wall_quartiles_percent[0],
+        t.wall_quartiles_percent[1],
         t.untraced_wall_ms,
         t.traced_wall_ms,
         t.wall_medians_percent,
         t.device_overhead_percent,
+        t.device_quartiles_percent[0],
+        t.device_quartiles_percent[1],
         t.untraced_device_ms,
         t.traced_device_ms,
         t.device_medians_percent,
