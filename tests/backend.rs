@@ -256,3 +256,32 @@ fn launchers_accept_empty_stencil_ranges_and_refuse_overflowing_histogram_ranges
     assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
     s.synchronize()
 }
+
+#[test]
+fn copy_ceilings_measure_the_simulated_links_rates() -> Result<()> {
+    let model = TimingModel::H100_PCIE;
+    let (_rt, dev) = timed(model.clone());
+    let bytes = 64 << 20;
+    let c = riptide::host::measure::copy_ceilings(&dev, bytes, 2)?;
+    let b = bytes as f64;
+    // One copy alone: its latency plus the bytes at the one-way rate.
+    let h2d = b / (model.copy_latency_s + b / model.h2d_bytes_per_s);
+    let d2h = b / (model.copy_latency_s + b / model.d2h_bytes_per_s);
+    let close = |got: f64, want: f64| ((b / got) - (b / want)).abs() <= 1e-3 * (b / want);
+    assert!(close(c.h2d, h2d), "h2d {} vs {h2d}", c.h2d);
+    assert!(close(c.d2h, d2h), "d2h {} vs {d2h}", c.d2h);
+    // Both ways: the bytes of one direction at the duplex rate, plus at most every copy's
+    // latency and every queued operation's submission (8 MiB copies in each direction, a
+    // start record, a wait and two end records), if none of them overlapped.
+    let chunks = (bytes / riptide::host::measure::DUPLEX_CHUNK_BYTES) as f64;
+    let fastest = b / model.duplex_bytes_per_s;
+    let slowest =
+        fastest + 2.0 * chunks * (model.copy_latency_s + model.submit_s) + 4.0 * model.submit_s;
+    let t = b / c.duplex_h2d;
+    assert!(
+        (fastest..=slowest).contains(&t),
+        "both ways took {t} s, outside [{fastest}, {slowest}]"
+    );
+    assert_eq!(c.duplex_h2d, c.duplex_d2h);
+    Ok(())
+}

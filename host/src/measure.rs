@@ -37,11 +37,19 @@ pub struct CopyCeilings {
     pub h2d: f64,
     /// Device to host, alone.
     pub d2h: f64,
-    /// Host to device while a device-to-host copy of the same size runs.
+    /// Host to device while the same bytes move device to host, in
+    /// [`DUPLEX_CHUNK_BYTES`] copies on two streams (the way a pipeline moves them): the
+    /// bytes of one direction over the time until both directions are done.
     pub duplex_h2d: f64,
-    /// Device to host while a host-to-device copy of the same size runs.
+    /// Device to host in that measurement (equal to `duplex_h2d`: both directions move the
+    /// same bytes over the same time).
     pub duplex_d2h: f64,
 }
+
+/// Bytes per copy when both directions are measured at once: the pipeline's usual chunk.
+/// Two single large copies started together do not overlap for their whole length and
+/// share the link differently, so they understate what a chunked pipeline gets.
+pub const DUPLEX_CHUNK_BYTES: usize = 8 << 20;
 
 /// Measures the host link with `bytes`-sized pinned copies (median of `iters`).
 pub fn copy_ceilings(device: &Device, bytes: usize, iters: usize) -> Result<CopyCeilings> {
@@ -56,39 +64,38 @@ pub fn copy_ceilings(device: &Device, bytes: usize, iters: usize) -> Result<Copy
     let b = (n * 4) as f64;
     let h2d = time_device(&up, 1, iters, || up.copy_to_device(&host_in, &mut d_in))?;
     let d2h = time_device(&down, 1, iters, || down.copy_to_host(&d_out, &mut host_out))?;
-    // Both directions at once: each stream timed with its own events, started together.
-    let mut duplex = (Vec::new(), Vec::new());
+    // Both directions at once: chunks queued on both streams after one start event, timed
+    // until the later stream is done.
+    let chunk = (DUPLEX_CHUNK_BYTES / 4).clamp(1, n.max(1));
+    let mut duplex = Vec::new();
     for i in 0..=iters.max(1) {
-        let go = device.event(false)?;
-        up.record(&go)?;
-        down.wait(&go)?;
-        let (a0, a1, b0, b1) = (
-            device.event(true)?,
+        let (start, up_end, down_end) = (
             device.event(true)?,
             device.event(true)?,
             device.event(true)?,
         );
-        up.record(&a0)?;
-        down.record(&b0)?;
-        up.copy_to_device(&host_in, &mut d_in)?;
-        down.copy_to_host(&d_out, &mut host_out)?;
-        up.record(&a1)?;
-        down.record(&b1)?;
+        up.record(&start)?;
+        down.wait(&start)?;
+        for at in (0..n).step_by(chunk) {
+            let r = at..(at + chunk).min(n);
+            up.copy_to_device(host_in.slice(r.clone())?, d_in.slice_mut(r.clone())?)?;
+            down.copy_to_host(d_out.slice(r.clone())?, host_out.slice_mut(r)?)?;
+        }
+        up.record(&up_end)?;
+        down.record(&down_end)?;
         up.synchronize()?;
         down.synchronize()?;
         if i > 0 {
-            duplex.0.push(a0.elapsed_ms(&a1)? as f64);
-            duplex.1.push(b0.elapsed_ms(&b1)? as f64);
+            let both = start.elapsed_ms(&up_end)?.max(start.elapsed_ms(&down_end)?);
+            duplex.push(both as f64);
         }
     }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
+    duplex.sort_by(f64::total_cmp);
+    let duplex = b / (duplex[duplex.len() / 2] / 1e3);
     Ok(CopyCeilings {
         h2d: b / (h2d / 1e3),
         d2h: b / (d2h / 1e3),
-        duplex_h2d: b / (median(duplex.0) / 1e3),
-        duplex_d2h: b / (median(duplex.1) / 1e3),
+        duplex_h2d: duplex,
+        duplex_d2h: duplex,
     })
 }

@@ -119,9 +119,10 @@ pub struct Ceilings {
     pub h2d_gbps: f64,
     /// Device to host alone.
     pub d2h_gbps: f64,
-    /// Host to device while device to host runs.
+    /// Host to device while the same bytes move device to host, in 8 MiB copies on two
+    /// streams ([`riptide_host::measure::CopyCeilings::duplex_h2d`]).
     pub duplex_h2d_gbps: f64,
-    /// Device to host while host to device runs.
+    /// Device to host in that measurement (the same figure).
     pub duplex_d2h_gbps: f64,
 }
 
