@@ -238,8 +238,9 @@ pub const fn scan_scratch_words(len: usize) -> usize {
 }
 
 /// Scan blocks per SM the recommended grid assumes: what fits on an H100 (32.7 KiB of
-/// shared memory, plus the 1 KiB the hardware reserves, per block of 228 KiB). Blocks beyond the resident ones are harmless
-/// (they start late, find no tile and exit); a launcher may use the occupancy API instead.
+/// shared memory, plus the 1 KiB the hardware reserves, per block of 228 KiB). Blocks
+/// beyond the resident ones are harmless (they start late, find no tile and exit); a
+/// launcher may use the occupancy API instead.
 pub const SCAN_BLOCKS_PER_SM: u32 = 6;
 
 /// Recommended scan grid for `len` elements on a device of `multiprocessors` SMs: one block
