@@ -1,5 +1,5 @@
-//! The scan's result does not depend on the grid (kernels/scan.rs: every value is a fixed
-//! tree of the data, and tiles are claimed in order from a counter). The launcher always
+//! The scan's result does not depend on the grid (gpu-kernels `kernels/scan/`: every value
+//! is a fixed tree of the data, and tiles are claimed in order from a counter). The launcher always
 //! picks `scan_grid`; these tests launch the scan entries directly with grids it never
 //! picks — one block (every tile in turn), a few blocks (tickets interleaved, so look-backs
 //! wait on tiles other blocks hold), and more blocks than tiles (blocks that draw only the
@@ -23,7 +23,7 @@ use gpu_kernels::config::{SCAN_BLOCK, SCAN_SHARED_BYTES, scan_scratch_words, sca
 use gpu_kernels::entries;
 use riptide::host::kernels::{self, ScanKind, ScanScratch};
 use riptide::host::launch::{CpuKernel, Dim3, KernelLaunch, KernelRef, LaunchConfig};
-use riptide::host::{DeviceBuffer, Error, Result, Stream};
+use riptide::host::{Device, DeviceBuffer, Error, Result, Stream};
 
 use support::{Bits, Guarded, POISON_F32, POISON_U32, SUMMABLE, assert_bits_eq, f32s, u32s};
 
@@ -43,6 +43,25 @@ struct Io<T: Bits> {
     y: Guarded<T>,
     carry: Guarded<T>,
     total: Guarded<T>,
+}
+
+impl<T: Bits> Io<T> {
+    /// Input `x` and carry `carry` with guards, output and total poisoned; `x` and `y`
+    /// start `off` elements past a 16-byte boundary.
+    fn new(dev: &Device, s: &Stream, x: &[T], carry: T, off: usize, poison: T) -> Result<Self> {
+        Ok(Io {
+            x: Guarded::new(dev, s, x, off, poison)?,
+            y: Guarded::poisoned(dev, s, x.len(), off, poison)?,
+            carry: Guarded::new(dev, s, &[carry], 0, poison)?,
+            total: Guarded::poisoned(dev, s, 1, 0, poison)?,
+        })
+    }
+
+    /// Poisons the output and the total again before the next launch.
+    fn repoison(&mut self, s: &Stream) -> Result<()> {
+        self.y.fill(s, &vec![self.y.poison; self.y.len])?;
+        self.total.fill(s, &[self.total.poison])
+    }
 }
 
 /// Scratch for `LEN` elements, zeroed, and its epoch counter.
@@ -130,15 +149,9 @@ fn scan_u32_is_exact_for_every_grid() -> Result<()> {
         let (want, want_total) = wrapping_scan(&x, carry, inclusive);
         // Offset 0: 16-byte aligned (the `cp.async` path); offset 1: the scalar path.
         for off in [0, 1] {
-            let mut io = Io {
-                x: Guarded::new(&dev, &s, &x, off, POISON_U32)?,
-                y: Guarded::poisoned(&dev, &s, LEN, off, POISON_U32)?,
-                carry: Guarded::new(&dev, &s, &[carry], 0, POISON_U32)?,
-                total: Guarded::poisoned(&dev, &s, 1, 0, POISON_U32)?,
-            };
+            let mut io = Io::new(&dev, &s, &x, carry, off, POISON_U32)?;
             for grid in grids() {
-                io.y.fill(&s, &vec![POISON_U32; LEN])?;
-                io.total.fill(&s, &[POISON_U32])?;
+                io.repoison(&s)?;
                 scratch.run(&s, entry, grid, &mut io)?;
                 let what = format!("{entry}, {grid} blocks, offset {off}");
                 assert_bits_eq(&what, &io.y.read(&s)?, &want);
@@ -165,12 +178,7 @@ fn scan_f32_bits_do_not_depend_on_the_grid() -> Result<()> {
         (entries::SCAN_EXCLUSIVE_F32, ScanKind::Exclusive),
     ] {
         for off in [0, 1] {
-            let mut io = Io {
-                x: Guarded::new(&dev, &s, &x, off, POISON_F32)?,
-                y: Guarded::poisoned(&dev, &s, LEN, off, POISON_F32)?,
-                carry: Guarded::new(&dev, &s, &[carry], 0, POISON_F32)?,
-                total: Guarded::poisoned(&dev, &s, 1, 0, POISON_F32)?,
-            };
+            let mut io = Io::new(&dev, &s, &x, carry, off, POISON_F32)?;
             // The launcher's grid (`scan_grid`), through the public API.
             kernels::scan(
                 &s,
@@ -184,8 +192,7 @@ fn scan_f32_bits_do_not_depend_on_the_grid() -> Result<()> {
             let want = io.y.read(&s)?;
             let want_total = io.total.read(&s)?;
             for grid in grids() {
-                io.y.fill(&s, &vec![POISON_F32; LEN])?;
-                io.total.fill(&s, &[POISON_F32])?;
+                io.repoison(&s)?;
                 scratch.run(&s, entry, grid, &mut io)?;
                 let what = format!("{entry}, {grid} blocks, offset {off}");
                 assert_bits_eq(&what, &io.y.read(&s)?, &want);

@@ -211,7 +211,7 @@ pub const SCAN_GROUP_TILES: usize = 32;
 
 /// Bytes of a scan block's shared memory before its two staged tiles: slots for the
 /// claimed tile, the tiles' indices and aggregates, 32 warp-round totals, and per tile 32
-/// in-tile and 32 final offsets (kernels/scan.rs).
+/// in-tile and 32 final offsets (kernels/scan/block.rs).
 pub const SCAN_HEADER_BYTES: u32 = 4 * (8 + 32 + 2 * 32 + 2 * 32);
 
 /// Dynamic shared memory bytes of a scan launch: the header, then two staged tiles (one
@@ -255,7 +255,7 @@ pub const fn scan_grid(len: usize, multiprocessors: u32) -> u32 {
 
 /// Depth `d` of the summation tree of `f32` scan output `i` (docs/kernels.md, Scan:
 /// `|y[i] − exact| ≤ (d + 1)·u·(|carry| + Σ_{j≤i}|x[j]|)`): `⌊i / 2^22⌋ + 28`, with
-/// `2^22 = SCAN_GROUP_TILES² · SCAN_TILE` elements per super-group (kernels/scan.rs
+/// `2^22 = SCAN_GROUP_TILES² · SCAN_TILE` elements per super-group (kernels/scan/
 /// explains the terms). The same for inclusive and exclusive scans and for `total`
 /// (`i = len − 1`).
 pub const fn scan_f32_depth(i: usize) -> usize {

@@ -141,16 +141,18 @@ pub(crate) fn device_alloc(ctx: &CudaContext, bytes: usize) -> Result<sys::CUdev
     bind(ctx)?;
     // SAFETY: the context is current; the driver returns uninitialised device memory, which
     // the host never reads directly.
-    unsafe { result::malloc_sync(bytes.max(1)) }.map_err(|e| {
-        if is_out_of_memory(&e) {
-            Error::OutOfMemory {
-                kind: "device",
-                bytes,
-            }
-        } else {
-            driver_error("cuMemAlloc", e)
-        }
-    })
+    unsafe { result::malloc_sync(bytes.max(1)) }
+        .map_err(|e| alloc_error(e, "device", bytes, "cuMemAlloc"))
+}
+
+/// An allocation's driver error: out of memory as [`Error::OutOfMemory`] naming `kind` and
+/// `bytes`, anything else as the error of driver call `call`.
+fn alloc_error(e: DriverError, kind: &'static str, bytes: usize, call: &'static str) -> Error {
+    if is_out_of_memory(&e) {
+        Error::OutOfMemory { kind, bytes }
+    } else {
+        driver_error(call, e)
+    }
 }
 
 /// Frees device memory after the context is idle.
@@ -172,16 +174,8 @@ pub(crate) fn pinned_alloc(ctx: &CudaContext, bytes: usize) -> Result<*mut u8> {
     bind(ctx)?;
     let size = bytes.max(1);
     // SAFETY: the context is current; the returned block is `size` writable bytes.
-    let ptr = unsafe { result::malloc_host(size, sys::CU_MEMHOSTALLOC_PORTABLE) }.map_err(|e| {
-        if is_out_of_memory(&e) {
-            Error::OutOfMemory {
-                kind: "pinned host",
-                bytes,
-            }
-        } else {
-            driver_error("cuMemHostAlloc", e)
-        }
-    })?;
+    let ptr = unsafe { result::malloc_host(size, sys::CU_MEMHOSTALLOC_PORTABLE) }
+        .map_err(|e| alloc_error(e, "pinned host", bytes, "cuMemHostAlloc"))?;
     // SAFETY: `ptr` is a fresh allocation of `size` bytes; zeroing makes every later host
     // read see initialised memory.
     unsafe { std::ptr::write_bytes(ptr.cast::<u8>(), 0, size) };
