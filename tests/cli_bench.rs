@@ -88,6 +88,35 @@ fn report_has_every_sweep_point_and_parses_back() {
         t.timing_events_per_run,
         t.ops_per_run
     );
+    // The tracing comparison runs the fastest untraced point, and the fastest traced one.
+    assert!(report.serial.traced_device_ms.is_none());
+    assert!(
+        report
+            .pipeline
+            .iter()
+            .all(|p| p.traced_device_ms.is_some_and(|ms| ms > 0.0))
+    );
+    let best = report.best();
+    assert_eq!(
+        (t.streams, t.chunk_bytes, t.depth),
+        (best.streams, best.chunk_bytes, best.depth)
+    );
+    let traced_ms = |p: &&riptide::bench::sweep::PipelinePoint| p.traced_device_ms.unwrap();
+    let fastest_traced = report
+        .pipeline
+        .iter()
+        .min_by(|a, b| traced_ms(a).total_cmp(&traced_ms(b)))
+        .unwrap();
+    let tuned = t.tuned.as_ref().expect("the tuned tracing comparison ran");
+    assert_eq!(
+        (tuned.streams, tuned.chunk_bytes, tuned.depth),
+        (
+            fastest_traced.streams,
+            fastest_traced.chunk_bytes,
+            fastest_traced.depth
+        )
+    );
+    assert!(tuned.traced_wall_ms > 0.0 && tuned.traced_device_ms > 0.0);
     let graphs = report
         .graph_vs_eager
         .as_ref()

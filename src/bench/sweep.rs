@@ -145,6 +145,10 @@ pub struct PipelinePoint {
     pub gbps: f64,
     /// The copy-ceiling time (both directions at once) over the device time, percent.
     pub percent_of_ceiling: f64,
+    /// Device time of the fastest run with a tracer attached, ms (`None` for the serial
+    /// baseline): which configuration is fastest to trace.
+    #[serde(default)]
+    pub traced_device_ms: Option<f64>,
 }
 
 /// One kernel workload.
@@ -164,7 +168,9 @@ pub struct KernelPoint {
     pub percent_of_copy: f64,
 }
 
-/// The pipeline with and without a tracer attached, alternating runs.
+/// The pipeline with and without a tracer attached, alternating runs: the fastest untraced
+/// configuration traced and untraced, and (in [`Self::tuned`]) the fastest configuration to
+/// trace against that same untraced run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TracingOverhead {
     /// The configuration measured.
@@ -209,6 +215,36 @@ pub struct TracingOverhead {
     pub wall_quartiles_percent: [f64; 2],
     /// The same for device time.
     #[serde(default)]
+    pub device_quartiles_percent: [f64; 2],
+    /// The configuration that ran fastest traced in the sweep, traced, against the untraced
+    /// runs above: what tracing costs a run tuned with tracing on (as `riptide run` and
+    /// `riptide process` tune a traced run). `None` in reports from before it was measured.
+    #[serde(default)]
+    pub tuned: Option<TunedTracing>,
+}
+
+/// The fastest configuration to trace, traced, against the fastest untraced configuration
+/// untraced, in the same rounds of adjacent runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TunedTracing {
+    /// Its compute streams.
+    pub streams: usize,
+    /// Its chunk size, bytes.
+    pub chunk_bytes: u64,
+    /// Its depth.
+    pub depth: usize,
+    /// Median device time traced, ms.
+    pub traced_device_ms: f64,
+    /// Median host wall time traced, ms.
+    pub traced_wall_ms: f64,
+    /// The median over rounds of its traced wall time over the untraced run's, minus one,
+    /// percent.
+    pub wall_overhead_percent: f64,
+    /// The same for device time.
+    pub device_overhead_percent: f64,
+    /// The first and third quartiles of those wall ratios, minus one, percent.
+    pub wall_quartiles_percent: [f64; 2],
+    /// The same for device time.
     pub device_quartiles_percent: [f64; 2],
 }
 
@@ -318,9 +354,12 @@ pub fn run(
     let points = options.points();
     let bar = crate::cli::progress::steps((points.len() + KernelWorkload::ALL.len() + 2) as u64);
 
-    let measure =
-        |config: PipelineConfig, output: &mut PinnedBuffer<f32>| -> Result<PipelinePoint> {
-            let mut p = Pipeline::new(device, config)?;
+    let tracer = Tracer::new();
+    let traced_device = tracer.attach(device)?;
+    // The fastest of `repeats` runs after a warm-up, on `on` (traced or not).
+    let fastest =
+        |on: &Device, config: PipelineConfig, output: &mut PinnedBuffer<f32>| -> Result<RunStats> {
+            let mut p = Pipeline::new(on, config)?;
             p.run(&kernel, &input, Some(&mut *output))?;
             let mut best: Option<RunStats> = None;
             for _ in 0..options.repeats {
@@ -329,7 +368,18 @@ pub fn run(
                     best = Some(s);
                 }
             }
-            let s = best.expect("repeats >= 1");
+            Ok(best.expect("repeats >= 1"))
+        };
+    let measure =
+        |config: PipelineConfig, output: &mut PinnedBuffer<f32>| -> Result<PipelinePoint> {
+            let s = fastest(device, config, output)?;
+            let traced_device_ms = if config.serial {
+                None
+            } else {
+                let traced = fastest(&traced_device, config, output)?;
+                tracer.take()?;
+                Some(traced.device_ms)
+            };
             Ok(PipelinePoint {
                 streams: config.streams,
                 chunk_bytes: config.chunk_elems as u64 * 4,
@@ -339,6 +389,7 @@ pub fn run(
                 wall_ms: s.wall.as_secs_f64() * 1e3,
                 gbps: 2.0 * b / (s.device_ms / 1e3) / 1e9,
                 percent_of_ceiling: 100.0 * ceiling_ms / s.device_ms,
+                traced_device_ms,
             })
         };
 
@@ -398,13 +449,27 @@ pub fn run(
     drop(buffers);
 
     bar.set_message("tracing on and off");
+    let config_of =
+        |p: &PipelinePoint| PipelineConfig::new((p.chunk_bytes / 4) as usize, p.streams, p.depth);
     let best = pipeline
         .iter()
         .min_by(|a, b| a.device_ms.total_cmp(&b.device_ms))
         .expect("at least one point");
-    let config = PipelineConfig::new((best.chunk_bytes / 4) as usize, best.streams, best.depth);
-    let (tracing_overhead, trace) =
-        tracing_cost(device, config, options.overhead_runs, &input, &mut output)?;
+    let best_traced = pipeline
+        .iter()
+        .min_by(|a, b| {
+            let key = |p: &PipelinePoint| p.traced_device_ms.unwrap_or(f64::INFINITY);
+            key(a).total_cmp(&key(b))
+        })
+        .expect("at least one point");
+    let (tracing_overhead, trace) = tracing_cost(
+        device,
+        config_of(best),
+        config_of(best_traced),
+        options.overhead_runs,
+        &input,
+        &mut output,
+    )?;
     bar.inc(1);
     bar.finish_and_clear();
 
@@ -436,74 +501,111 @@ pub fn run(
     Ok((report, trace))
 }
 
-/// Runs `config` in `runs` adjacent untraced/traced pairs (after a warm-up of each; which
-/// of the two goes first alternates, so a drift favours neither) and takes the median of
-/// the per-pair ratios, the medians of each side beside it; returns the last traced run's
-/// trace.
+/// Runs `config` in `runs` adjacent untraced/traced pairs, joined in each round by a traced
+/// run of `tuned` (the fastest configuration to trace) when that differs (after a warm-up of
+/// each; the order rotates every round, so a drift favours none), and takes the median of
+/// the per-round ratios against the untraced run, the medians of each side beside it.
+/// Returns the last traced run of `tuned`'s trace.
 pub fn tracing_cost(
     device: &Device,
     config: PipelineConfig,
+    tuned: PipelineConfig,
     runs: usize,
     input: &PinnedBuffer<f32>,
     output: &mut PinnedBuffer<f32>,
 ) -> Result<(TracingOverhead, Trace)> {
     let kernel = pipeline_workload();
-    let tracer = Tracer::new();
-    let traced_device = tracer.attach(device)?;
-    let mut plain = Pipeline::new(device, config)?;
-    let mut traced = Pipeline::new(&traced_device, config)?;
-    plain.run(&kernel, input, Some(&mut *output))?;
-    traced.run(&kernel, input, Some(&mut *output))?;
-    let mut trace = tracer.take()?;
-    let (mut pd, mut pw, mut td, mut tw) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (same_tracer, tuned_tracer) = (Tracer::new(), Tracer::new());
+    let mut pipelines = vec![
+        Pipeline::new(device, config)?,
+        Pipeline::new(&same_tracer.attach(device)?, config)?,
+    ];
+    if tuned != config {
+        pipelines.push(Pipeline::new(&tuned_tracer.attach(device)?, tuned)?);
+    }
+    for p in &mut pipelines {
+        p.run(&kernel, input, Some(&mut *output))?;
+    }
+    same_tracer.take()?;
+    tuned_tracer.take()?;
+    // Device and wall milliseconds per run, per pipeline.
+    let mut times = vec![(Vec::new(), Vec::new()); pipelines.len()];
     let mut resolve = Vec::new();
-    for pair in 0..runs.max(1) {
-        for traced_run in [pair % 2 == 1, pair % 2 == 0] {
-            let (pipeline, device_ms, wall_ms) = if traced_run {
-                (&mut traced, &mut td, &mut tw)
-            } else {
-                (&mut plain, &mut pd, &mut pw)
-            };
+    let (mut same_trace, mut tuned_trace) = (None, None);
+    let rounds = runs.max(1);
+    for round in 0..rounds {
+        for k in 0..pipelines.len() {
+            let i = (round + k) % pipelines.len();
             let started = Instant::now();
-            let s = pipeline.run(&kernel, input, Some(&mut *output))?.1;
-            wall_ms.push(started.elapsed().as_secs_f64() * 1e3);
-            device_ms.push(s.device_ms);
+            let s = pipelines[i].run(&kernel, input, Some(&mut *output))?.1;
+            times[i].1.push(started.elapsed().as_secs_f64() * 1e3);
+            times[i].0.push(s.device_ms);
         }
         // Resolving the timestamps happens after the run; reported on its own.
         let started = Instant::now();
-        trace = tracer.take()?;
+        same_trace = Some(same_tracer.take()?);
         resolve.push(started.elapsed().as_secs_f64() * 1e3);
+        tuned_trace = Some(tuned_tracer.take()?);
     }
-    let pair_ratio = |traced: &[f64], plain: &[f64], q: f64| {
-        quantile(traced.iter().zip(plain).map(|(t, p)| t / p).collect(), q)
-    };
+    let same_trace = same_trace.expect("at least one round");
     let percent = |ratio: f64| 100.0 * (ratio - 1.0);
-    let (wall_ratio, device_ratio) = (pair_ratio(&tw, &pw, 0.5), pair_ratio(&td, &pd, 0.5));
-    let wall_quartiles_percent = [0.25, 0.75].map(|q| percent(pair_ratio(&tw, &pw, q)));
-    let device_quartiles_percent = [0.25, 0.75].map(|q| percent(pair_ratio(&td, &pd, q)));
-    let (pd, pw, td, tw) = (median(pd), median(pw), median(td), median(tw));
-    let resolve_ms = median(resolve);
+    // Quantiles of the per-round ratios of pipeline `i`'s times to the untraced pipeline's.
+    let ratios = |i: usize, device_time: bool, q: f64| {
+        let pick = |t: &(Vec<f64>, Vec<f64>)| {
+            if device_time {
+                t.0.clone()
+            } else {
+                t.1.clone()
+            }
+        };
+        let (traced, plain) = (pick(&times[i]), pick(&times[0]));
+        quantile(traced.iter().zip(&plain).map(|(t, p)| t / p).collect(), q)
+    };
+    let quartiles =
+        |i: usize, device_time: bool| [0.25, 0.75].map(|q| percent(ratios(i, device_time, q)));
+    let medians: Vec<(f64, f64)> = times
+        .iter()
+        .map(|(d, w)| (median(d.clone()), median(w.clone())))
+        .collect();
+    let (pd, pw) = medians[0];
+    let (td, tw) = medians[1];
+    let tuned_index = pipelines.len() - 1;
     Ok((
         TracingOverhead {
             streams: config.streams,
             chunk_bytes: config.chunk_elems as u64 * 4,
             depth: config.depth,
-            runs: runs.max(1),
+            runs: rounds,
             untraced_device_ms: pd,
             traced_device_ms: td,
             untraced_wall_ms: pw,
             traced_wall_ms: tw,
-            resolve_ms,
-            ops_per_run: trace.ops.len(),
-            timing_events_per_run: trace.timing_events,
-            wall_overhead_percent: 100.0 * (wall_ratio - 1.0),
-            device_overhead_percent: 100.0 * (device_ratio - 1.0),
-            wall_medians_percent: 100.0 * (tw / pw - 1.0),
-            device_medians_percent: 100.0 * (td / pd - 1.0),
-            wall_quartiles_percent,
-            device_quartiles_percent,
+            resolve_ms: median(resolve),
+            ops_per_run: same_trace.ops.len(),
+            timing_events_per_run: same_trace.timing_events,
+            wall_overhead_percent: percent(ratios(1, false, 0.5)),
+            device_overhead_percent: percent(ratios(1, true, 0.5)),
+            wall_medians_percent: percent(tw / pw),
+            device_medians_percent: percent(td / pd),
+            wall_quartiles_percent: quartiles(1, false),
+            device_quartiles_percent: quartiles(1, true),
+            tuned: Some(TunedTracing {
+                streams: tuned.streams,
+                chunk_bytes: tuned.chunk_elems as u64 * 4,
+                depth: tuned.depth,
+                traced_device_ms: medians[tuned_index].0,
+                traced_wall_ms: medians[tuned_index].1,
+                wall_overhead_percent: percent(ratios(tuned_index, false, 0.5)),
+                device_overhead_percent: percent(ratios(tuned_index, true, 0.5)),
+                wall_quartiles_percent: quartiles(tuned_index, false),
+                device_quartiles_percent: quartiles(tuned_index, true),
+            }),
         },
-        trace,
+        if tuned == config {
+            same_trace
+        } else {
+            tuned_trace.expect("at least one round")
+        },
     ))
 }
 

@@ -120,12 +120,12 @@ pub fn print_tables(r: &BenchReport) {
         r.pipeline_bytes >> 20
     );
     println!(
-        "{:>8} {:>12} {:>6} {:>10} {:>10} {:>10} {:>10}",
-        "streams", "chunk KiB", "depth", "ms", "wall ms", "GB/s", "% ceiling"
+        "{:>8} {:>12} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "streams", "chunk KiB", "depth", "ms", "wall ms", "GB/s", "% ceiling", "traced ms"
     );
     for p in std::iter::once(&r.serial).chain(&r.pipeline) {
         println!(
-            "{:>8} {:>12} {:>6} {:>10.3} {:>10.3} {:>10.1} {:>9.1}%",
+            "{:>8} {:>12} {:>6} {:>10.3} {:>10.3} {:>10.1} {:>9.1}% {:>10}",
             if p.serial {
                 "serial".to_owned()
             } else {
@@ -136,7 +136,9 @@ pub fn print_tables(r: &BenchReport) {
             p.device_ms,
             p.wall_ms,
             p.gbps,
-            p.percent_of_ceiling
+            p.percent_of_ceiling,
+            p.traced_device_ms
+                .map_or_else(|| "-".to_owned(), |ms| format!("{ms:.3}"))
         );
     }
     println!("\nkernels against the device-to-device copy (median device time)");
@@ -152,7 +154,7 @@ pub fn print_tables(r: &BenchReport) {
     }
     let t = &r.tracing_overhead;
     println!(
-        "\ntracing cost ({} streams, {} KiB chunks, depth {}; {} adjacent untraced/traced pairs):\n  wall {:+.2}% (median pair ratio; quartiles {:+.2}% … {:+.2}%); medians {:.3} ms untraced, {:.3} ms traced ({:+.2}%)\n  device {:+.2}% (median pair ratio; quartiles {:+.2}% … {:+.2}%); medians {:.3} ms untraced, {:.3} ms traced ({:+.2}%)\n  {} timing events for {} ops; resolving their timestamps afterwards: {:.3} ms",
+        "\ntracing cost, the fastest untraced configuration traced as it is ({} streams, {} KiB chunks, depth {}; {} rounds of adjacent runs):\n  wall {:+.2}% (median round ratio; quartiles {:+.2}% … {:+.2}%); medians {:.3} ms untraced, {:.3} ms traced ({:+.2}%)\n  device {:+.2}% (median round ratio; quartiles {:+.2}% … {:+.2}%); medians {:.3} ms untraced, {:.3} ms traced ({:+.2}%)\n  {} timing events for {} ops; resolving their timestamps afterwards: {:.3} ms",
         t.streams,
         t.chunk_bytes >> 10,
         t.depth,
@@ -173,6 +175,22 @@ pub fn print_tables(r: &BenchReport) {
         t.ops_per_run,
         t.resolve_ms
     );
+    if let Some(u) = &t.tuned {
+        println!(
+            "tracing cost tuned with tracing on ({} streams, {} KiB chunks, depth {} traced — the fastest traced point — against the untraced runs above, same rounds):\n  wall {:+.2}% (median round ratio; quartiles {:+.2}% … {:+.2}%); median {:.3} ms traced\n  device {:+.2}% (median round ratio; quartiles {:+.2}% … {:+.2}%); median {:.3} ms traced",
+            u.streams,
+            u.chunk_bytes >> 10,
+            u.depth,
+            u.wall_overhead_percent,
+            u.wall_quartiles_percent[0],
+            u.wall_quartiles_percent[1],
+            u.traced_wall_ms,
+            u.device_overhead_percent,
+            u.device_quartiles_percent[0],
+            u.device_quartiles_percent[1],
+            u.traced_device_ms
+        );
+    }
     match &r.graph_vs_eager {
         None => println!("graph vs eager: not measured"),
         Some(rows) => {

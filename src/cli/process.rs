@@ -226,11 +226,11 @@ pub fn run(choice: BackendChoice, o: &ProcessOptions) -> Result<()> {
     }
     let device_name = dev.info().name.clone();
     // Tuning runs on `tune_on` (dropped before the run); the pipeline itself on `dev`,
-    // traced when asked.
+    // traced when asked. A traced run is tuned traced (by the tuner's own tracer).
     let tune_on = dev.clone();
-    let (tracer, dev) = match o.trace.attach(&tune_on)? {
-        Some((tracer, traced)) => (Some(tracer), traced),
-        None => (None, dev),
+    let (tracer, dev, tune_on) = match o.trace.attach(&tune_on)? {
+        Some((tracer, traced)) => (Some(tracer), traced.clone(), traced),
+        None => (None, dev, tune_on),
     };
     let start = Instant::now();
     let (stats, summary) = match (&o.op, input.dtype) {

@@ -9,6 +9,7 @@ use riptide_host::kernels::MapChain;
 use riptide_host::measure::copy_ceilings;
 use riptide_host::pipeline::workloads::{Elementwise, MapStep};
 use riptide_host::pipeline::{Pipeline, PipelineConfig, RunStats, tune};
+use riptide_host::trace::Tracer;
 use riptide_host::{BackendChoice, BackendKind, Error, Result, backend};
 use riptide_reference::elementwise::{MapChainParams, MapChainRef, compute_in_place, map_chain};
 
@@ -95,25 +96,28 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
     let serial_bad = verify(&input.read()?, &output.read()?, gpu);
     bar.inc(1);
     bar.set_message("tuning");
-    let (config, tuned_note) = match options.config {
-        Some(c) => (c, "given".to_owned()),
-        None => {
-            let t = tune::tune(
-                &dev,
-                &kernel,
-                n.min((256 * MIB / 4) as usize),
-                options.use_cache,
-            )?;
-            (
-                t.best,
-                if t.cached {
-                    "tuned, cached".to_owned()
-                } else {
-                    format!("tuned over {} candidates", t.trials.len())
-                },
-            )
-        }
+    // The traced run is tuned with a tracer attached: its timestamps change which
+    // configuration is fastest (riptide_host::pipeline::tune).
+    let tune_for = |traced: bool| -> Result<(PipelineConfig, String)> {
+        let Some(c) = options.config else {
+            let on = if traced {
+                Tracer::new().attach(&dev)?
+            } else {
+                dev.clone()
+            };
+            let sample = n.min((256 * MIB / 4) as usize);
+            let t = tune::tune(&on, &kernel, sample, options.use_cache)?;
+            let traced = if traced { " with tracing on" } else { "" };
+            let note = if t.cached {
+                format!("tuned{traced}, cached")
+            } else {
+                format!("tuned{traced} over {} candidates", t.trials.len())
+            };
+            return Ok((t.best, note));
+        };
+        Ok((c, "given".to_owned()))
     };
+    let (config, tuned_note) = tune_for(false)?;
     output.write()?.fill(f32::NAN);
     bar.inc(1);
     bar.set_message("pipelined run");
@@ -121,10 +125,11 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
     let tuned_bad = verify(&input.read()?, &output.read()?, gpu);
     output.write()?.fill(f32::NAN);
     bar.inc(1);
-    bar.set_message("traced run");
+    bar.set_message("tuning traced, traced run");
+    let (traced_config, traced_note) = tune_for(true)?;
     let traced = summary::traced_run(
         &dev,
-        config,
+        traced_config,
         &kernel,
         &input,
         Some(&mut output),
@@ -199,7 +204,7 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
         );
         super::run_multi::print(&stats, b);
     }
-    summary::print(&traced, &tuned);
+    summary::print(&traced, traced_config, &traced_note, &tuned);
     let title = format!(
         "riptide run on {}: {} MiB pipelined",
         dev.info().name,

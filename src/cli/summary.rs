@@ -50,10 +50,19 @@ pub fn traced_run<T: Element, K: ChunkKernel<T>>(
     })
 }
 
-/// Prints the metrics and the traced run's device time against `untraced`'s.
-pub fn print(run: &TracedRun, untraced: &RunStats) {
+/// Prints the metrics and the traced run's device time against `untraced`'s; `config` is
+/// the traced run's configuration and `note` how it was chosen.
+pub fn print(run: &TracedRun, config: PipelineConfig, note: &str, untraced: &RunStats) {
     println!(
-        "\ntrace of one more run of the same configuration ({:?} clock; copy rates are per busy second, against the one-direction ceiling):",
+        "\ntrace of one more run, {} MiB chunks, {} streams, depth {} ({note}{}; {:?} clock; copy rates are per busy second, against the one-direction ceiling):",
+        (config.chunk_elems * size_of::<f32>()) >> 20,
+        config.streams,
+        config.depth,
+        if config == untraced.config {
+            ", as untraced"
+        } else {
+            ""
+        },
         run.trace.clock
     );
     print!("{}", run.metrics);

@@ -4,7 +4,14 @@
 //! The tuner times the workload on a sample of the real run's size class through each
 //! candidate configuration (device time, measured with events) and keeps the fastest. The
 //! cache is a JSON file (`$RIPTIDE_TUNE_CACHE`, else `~/.cache/riptide/tune.json`) keyed by
-//! device name, workload name and element size.
+//! device name, workload name, element size and whether the run is traced.
+//!
+//! A traced run is tuned traced: a timestamp after a device-to-host copy holds the link
+//! for a few microseconds (docs/measurements.md, "Where tracing's cost comes from"), so the
+//! fastest configuration with a tracer attached can differ from the fastest without (on an
+//! H200, fewer device slots: the timestamps then fall where the download stream would have
+//! waited anyway). Handing [`tune`] a traced device tunes with a tracer of its own attached
+//! (the caller's recording is left alone).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,6 +23,7 @@ use crate::element::Element;
 use crate::error::Result;
 use crate::pipeline::kernel::{ChunkKernel, ChunkOutput};
 use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::trace::Tracer;
 
 /// Environment variable overriding the tuning cache's path.
 pub const TUNE_CACHE_ENV: &str = "RIPTIDE_TUNE_CACHE";
@@ -68,10 +76,15 @@ fn cache_path() -> Option<PathBuf> {
 
 fn cache_key(device: &Device, kernel: &str, elem_bytes: usize) -> String {
     format!(
-        "{} | {} | {}-byte elements",
+        "{} | {} | {}-byte elements{}",
         device.info().name,
         kernel,
-        elem_bytes
+        elem_bytes,
+        if device.tracer.is_some() {
+            " | traced"
+        } else {
+            ""
+        }
     )
 }
 
@@ -97,7 +110,9 @@ fn store_cache(map: &BTreeMap<String, Tuned>) {
 }
 
 /// Tunes `kernel` on `device` with a sample of `sample_len` elements (at least one chunk of
-/// every candidate size), or returns the cached result for this device and workload.
+/// every candidate size), or returns the cached result for this device and workload. When
+/// `device` is traced, every trial runs traced (by a tracer of the tuner's own, its
+/// recordings dropped after each trial), so the pick is the fastest configuration to trace.
 pub fn tune<T: Element, K: ChunkKernel<T>>(
     device: &Device,
     kernel: &K,
@@ -109,6 +124,15 @@ pub fn tune<T: Element, K: ChunkKernel<T>>(
         hit.cached = true;
         return Ok(hit);
     }
+    let tracer = device.tracer.as_ref().map(|_| Tracer::new());
+    let device = &match &tracer {
+        Some(t) => {
+            let mut plain = device.clone();
+            plain.tracer = None;
+            t.attach(&plain)?
+        }
+        None => device.clone(),
+    };
     let granule = kernel.granule().max(1);
     let len = (sample_len / granule).max(1) * granule;
     let input = device.alloc_pinned::<T>(len, "tuning sample")?;
@@ -124,6 +148,9 @@ pub fn tune<T: Element, K: ChunkKernel<T>>(
         // One warm-up, then the timed run.
         pipeline.run(kernel, &input, output.as_mut())?;
         let (_, stats) = pipeline.run(kernel, &input, output.as_mut())?;
+        if let Some(t) = &tracer {
+            t.take()?;
+        }
         trials.push(Trial {
             config,
             device_ms: stats.device_ms,
