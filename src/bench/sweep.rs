@@ -329,7 +329,7 @@ fn quantile(mut v: Vec<f64>, q: f64) -> f64 {
 }
 
 /// Runs every sweep on `device` and returns the report; `graph` adds the graph comparison.
-/// The returned trace is one traced run of the fastest configuration.
+/// The returned trace is one traced run of the fastest configuration to trace.
 pub fn run(
     device: &Device,
     options: &SweepOptions,

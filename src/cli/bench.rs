@@ -89,15 +89,18 @@ pub fn run(choice: BackendChoice, o: &BenchOptions) -> Result<BenchReport> {
         "wrote {} (bench.json, pipeline.svg, kernels.svg)",
         o.out_dir.display()
     );
-    let best = report.best();
+    // The trace is of the fastest configuration to trace.
+    let t = &report.tracing_overhead;
+    let (streams, chunk_bytes, depth) = match &t.tuned {
+        Some(u) => (u.streams, u.chunk_bytes, u.depth),
+        None => (t.streams, t.chunk_bytes, t.depth),
+    };
     o.trace.write(
         &trace,
         &format!(
-            "riptide bench on {}: {} streams, {} KiB chunks, depth {}",
+            "riptide bench on {}: {streams} streams, {} KiB chunks, depth {depth}",
             report.device,
-            best.streams,
-            best.chunk_bytes >> 10,
-            best.depth
+            chunk_bytes >> 10,
         ),
     )?;
     Ok(report)
