@@ -6,7 +6,7 @@ mod common;
 
 use riptide::host::Result;
 use riptide::host::kernels::MapChain;
-use riptide::host::pipeline::tune::{TUNE_CACHE_ENV, Tuned, tune};
+use riptide::host::pipeline::tune::{TUNE_CACHE_ENV, Tuned, tune, tune_traced};
 use riptide::host::pipeline::workloads::{Elementwise, MapStep};
 use riptide::host::trace::Tracer;
 
@@ -65,6 +65,9 @@ fn a_traced_device_is_tuned_traced_under_its_own_cache_key() -> Result<()> {
 
     let again = tune(&traced_dev, &kernel, SAMPLE, true)?;
     assert!(again.cached && again.best == traced.best);
+    // Asking for a traced tune on an untraced handle finds the same entry.
+    let asked = tune_traced(&dev, &kernel, SAMPLE, true)?;
+    assert!(asked.cached && asked.best == traced.best);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

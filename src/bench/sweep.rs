@@ -528,8 +528,9 @@ pub fn tracing_cost(
     }
     same_tracer.take()?;
     tuned_tracer.take()?;
-    // Device and wall milliseconds per run, per pipeline.
-    let mut times = vec![(Vec::new(), Vec::new()); pipelines.len()];
+    // Milliseconds per run, per pipeline: device time and host wall time.
+    let mut device_ms = vec![Vec::new(); pipelines.len()];
+    let mut wall_ms = vec![Vec::new(); pipelines.len()];
     let mut resolve = Vec::new();
     let (mut same_trace, mut tuned_trace) = (None, None);
     let rounds = runs.max(1);
@@ -538,8 +539,8 @@ pub fn tracing_cost(
             let i = (round + k) % pipelines.len();
             let started = Instant::now();
             let s = pipelines[i].run(&kernel, input, Some(&mut *output))?.1;
-            times[i].1.push(started.elapsed().as_secs_f64() * 1e3);
-            times[i].0.push(s.device_ms);
+            wall_ms[i].push(started.elapsed().as_secs_f64() * 1e3);
+            device_ms[i].push(s.device_ms);
         }
         // Resolving the timestamps happens after the run; reported on its own.
         let started = Instant::now();
@@ -549,26 +550,18 @@ pub fn tracing_cost(
     }
     let same_trace = same_trace.expect("at least one round");
     let percent = |ratio: f64| 100.0 * (ratio - 1.0);
-    // Quantiles of the per-round ratios of pipeline `i`'s times to the untraced pipeline's.
-    let ratios = |i: usize, device_time: bool, q: f64| {
-        let pick = |t: &(Vec<f64>, Vec<f64>)| {
-            if device_time {
-                t.0.clone()
-            } else {
-                t.1.clone()
-            }
-        };
-        let (traced, plain) = (pick(&times[i]), pick(&times[0]));
-        quantile(traced.iter().zip(&plain).map(|(t, p)| t / p).collect(), q)
+    // The `q`-quantile of the per-round ratios of pipeline `i`'s times to the untraced
+    // pipeline's (index 0).
+    let ratio = |times: &[Vec<f64>], i: usize, q: f64| {
+        quantile(
+            times[i].iter().zip(&times[0]).map(|(t, p)| t / p).collect(),
+            q,
+        )
     };
     let quartiles =
-        |i: usize, device_time: bool| [0.25, 0.75].map(|q| percent(ratios(i, device_time, q)));
-    let medians: Vec<(f64, f64)> = times
-        .iter()
-        .map(|(d, w)| (median(d.clone()), median(w.clone())))
-        .collect();
-    let (pd, pw) = medians[0];
-    let (td, tw) = medians[1];
+        |times: &[Vec<f64>], i: usize| [0.25, 0.75].map(|q| percent(ratio(times, i, q)));
+    let (pd, pw) = (median(device_ms[0].clone()), median(wall_ms[0].clone()));
+    let (td, tw) = (median(device_ms[1].clone()), median(wall_ms[1].clone()));
     let tuned_index = pipelines.len() - 1;
     Ok((
         TracingOverhead {
@@ -583,22 +576,22 @@ pub fn tracing_cost(
             resolve_ms: median(resolve),
             ops_per_run: same_trace.ops.len(),
             timing_events_per_run: same_trace.timing_events,
-            wall_overhead_percent: percent(ratios(1, false, 0.5)),
-            device_overhead_percent: percent(ratios(1, true, 0.5)),
+            wall_overhead_percent: percent(ratio(&wall_ms, 1, 0.5)),
+            device_overhead_percent: percent(ratio(&device_ms, 1, 0.5)),
             wall_medians_percent: percent(tw / pw),
             device_medians_percent: percent(td / pd),
-            wall_quartiles_percent: quartiles(1, false),
-            device_quartiles_percent: quartiles(1, true),
+            wall_quartiles_percent: quartiles(&wall_ms, 1),
+            device_quartiles_percent: quartiles(&device_ms, 1),
             tuned: Some(TunedTracing {
                 streams: tuned.streams,
                 chunk_bytes: tuned.chunk_elems as u64 * 4,
                 depth: tuned.depth,
-                traced_device_ms: medians[tuned_index].0,
-                traced_wall_ms: medians[tuned_index].1,
-                wall_overhead_percent: percent(ratios(tuned_index, false, 0.5)),
-                device_overhead_percent: percent(ratios(tuned_index, true, 0.5)),
-                wall_quartiles_percent: quartiles(tuned_index, false),
-                device_quartiles_percent: quartiles(tuned_index, true),
+                traced_device_ms: median(device_ms[tuned_index].clone()),
+                traced_wall_ms: median(wall_ms[tuned_index].clone()),
+                wall_overhead_percent: percent(ratio(&wall_ms, tuned_index, 0.5)),
+                device_overhead_percent: percent(ratio(&device_ms, tuned_index, 0.5)),
+                wall_quartiles_percent: quartiles(&wall_ms, tuned_index),
+                device_quartiles_percent: quartiles(&device_ms, tuned_index),
             }),
         },
         if tuned == config {

@@ -9,7 +9,6 @@ use riptide_host::kernels::MapChain;
 use riptide_host::measure::copy_ceilings;
 use riptide_host::pipeline::workloads::{Elementwise, MapStep};
 use riptide_host::pipeline::{Pipeline, PipelineConfig, RunStats, tune};
-use riptide_host::trace::Tracer;
 use riptide_host::{BackendChoice, BackendKind, Error, Result, backend};
 use riptide_reference::elementwise::{MapChainParams, MapChainRef, compute_in_place, map_chain};
 
@@ -100,13 +99,13 @@ pub fn run(choice: BackendChoice, options: &RunOptions) -> Result<()> {
     // configuration is fastest (riptide_host::pipeline::tune).
     let tune_for = |traced: bool| -> Result<(PipelineConfig, String)> {
         let Some(c) = options.config else {
-            let on = if traced {
-                Tracer::new().attach(&dev)?
-            } else {
-                dev.clone()
-            };
             let sample = n.min((256 * MIB / 4) as usize);
-            let t = tune::tune(&on, &kernel, sample, options.use_cache)?;
+            let tune = if traced {
+                tune::tune_traced
+            } else {
+                tune::tune
+            };
+            let t = tune(&dev, &kernel, sample, options.use_cache)?;
             let traced = if traced { " with tracing on" } else { "" };
             let note = if t.cached {
                 format!("tuned{traced}, cached")

@@ -79,17 +79,13 @@ fn cache_path() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/riptide/tune.json"))
 }
 
-fn cache_key(device: &Device, kernel: &str, elem_bytes: usize) -> String {
+fn cache_key(device: &Device, kernel: &str, elem_bytes: usize, traced: bool) -> String {
     format!(
         "{} | {} | {}-byte elements{}",
         device.info().name,
         kernel,
         elem_bytes,
-        if device.tracer.is_some() {
-            " | traced"
-        } else {
-            ""
-        }
+        if traced { " | traced" } else { "" }
     )
 }
 
@@ -124,19 +120,43 @@ pub fn tune<T: Element, K: ChunkKernel<T>>(
     sample_len: usize,
     use_cache: bool,
 ) -> Result<Tuned> {
-    let key = cache_key(device, &kernel.name(), size_of::<T>());
+    tune_as(
+        device,
+        kernel,
+        sample_len,
+        use_cache,
+        device.tracer.is_some(),
+    )
+}
+
+/// [`tune`] for a run that will be traced, whether or not `device` is.
+pub fn tune_traced<T: Element, K: ChunkKernel<T>>(
+    device: &Device,
+    kernel: &K,
+    sample_len: usize,
+    use_cache: bool,
+) -> Result<Tuned> {
+    tune_as(device, kernel, sample_len, use_cache, true)
+}
+
+fn tune_as<T: Element, K: ChunkKernel<T>>(
+    device: &Device,
+    kernel: &K,
+    sample_len: usize,
+    use_cache: bool,
+    traced: bool,
+) -> Result<Tuned> {
+    let key = cache_key(device, &kernel.name(), size_of::<T>(), traced);
     if use_cache && let Some(mut hit) = load_cache().remove(&key) {
         hit.cached = true;
         return Ok(hit);
     }
-    let tracer = device.tracer.as_ref().map(|_| Tracer::new());
+    let mut plain = device.clone();
+    plain.tracer = None;
+    let tracer = traced.then(Tracer::new);
     let device = &match &tracer {
-        Some(t) => {
-            let mut plain = device.clone();
-            plain.tracer = None;
-            t.attach(&plain)?
-        }
-        None => device.clone(),
+        Some(t) => t.attach(&plain)?,
+        None => plain,
     };
     let granule = kernel.granule().max(1);
     let len = (sample_len / granule).max(1) * granule;
