@@ -12,7 +12,10 @@ mod support;
 
 use std::cell::RefCell;
 
-use gpu_kernels::config::{REDUCE_BLOCKS_PER_SM, reduce_f32_depth, reduce_grid};
+use gpu_kernels::config::{
+    REDUCE_BLOCK, REDUCE_BLOCKS_PER_SM, REDUCE_SHARED_BYTES, reduce_f32_depth,
+};
+use gpu_kernels::entries;
 use proptest::prelude::*;
 use riptide::host::kernels::{self, ReduceScratch};
 use riptide::host::{Device, Error, Result, Stream};
@@ -67,12 +70,12 @@ fn fixed_cases() -> Vec<Case> {
     ]
 }
 
-/// The summation depth `d` of the sum/dot kernel for `len` elements, from the kernel's
-/// documented function (gpu_kernels::config::reduce_f32_depth) at the grid the launcher
-/// uses: `reduce_grid(len, SMs)`, capped by the scratch's `REDUCE_BLOCKS_PER_SM · SMs`.
-fn depth(dev: &Device, len: usize) -> u32 {
-    let sms = dev.info().multiprocessors.max(1);
-    let grid = reduce_grid(len, sms).min(REDUCE_BLOCKS_PER_SM * sms);
+/// The summation depth `d` of reduction kernel `entry` over `len` elements, from the
+/// kernel's documented function (gpu_kernels::config::reduce_f32_depth) at the grid the
+/// launcher uses (`kernels::reduction_grid`, which the scratch's capacity never caps).
+fn depth(dev: &Device, entry: &'static str, len: usize) -> u32 {
+    let grid = kernels::reduction_grid(dev, entry, len).expect("the kernel is loaded");
+    assert!(grid <= REDUCE_BLOCKS_PER_SM * dev.info().multiprocessors.max(1));
     reduce_f32_depth(len, grid) as u32
 }
 
@@ -101,7 +104,7 @@ fn sum_f32_case(
     let got = out.read(s)?[0];
     // docs/kernels.md: |s − Σx| ≤ d·u·Σ|x| with d the kernel's tree depth; sum_bound makes
     // it rigorous (γ_d instead of d·u) and adds the f64 reference's own 2^-48·Σ|x|.
-    let d = depth(dev, c.len);
+    let d = depth(dev, entries::SUM_F32, c.len);
     let bound = sum_bound(r.abs_sum, d);
     assert!(
         r.admits(got, bound),
@@ -142,7 +145,7 @@ fn dot_case(dev: &Device, s: &Stream, scratch: &RefCell<ReduceScratch>, c: &Case
     let got = out.read(s)?[0];
     // docs/kernels.md: as sum with Σ|x·y| and one more u for the products: dot_bound uses
     // γ_{d+1}, plus len·2^-149 for products that land in the subnormal range.
-    let d = depth(dev, c.len);
+    let d = depth(dev, entries::DOT_F32, c.len);
     let bound = dot_bound(r.abs_sum, d, c.len);
     assert!(
         r.admits(got, bound),
@@ -300,9 +303,9 @@ device_tests! {
     fn prop_sum_f32_within_tree_bound(dev: &Device) -> Result<()> {
         let s = dev.stream()?;
         let scratch = RefCell::new(ReduceScratch::new(&s)?);
-        // Above 528 · 16384 elements the grid is the largest (4 blocks per SM): on a
-        // 132-SM GPU more than 256 blocks, so the last block folds several partials per
-        // thread (the ⌈grid / 256⌉ term of the depth).
+        // One block per 16384 elements up to one wave: 8,650,753 elements make 528 blocks
+        // on a GPU of 88 or more SMs, more than 256, so the last block folds several
+        // partials per thread (the ⌈grid / 256⌉ term of the depth).
         let mut fixed = fixed_cases();
         fixed.push(Case { len: 8_650_753, seed: 9, x_off: 2, y_off: 0, mode: 7 });
         check("prop_sum_f32_within_tree_bound", 96, &fixed, cases(), |c| {
@@ -373,4 +376,54 @@ device_tests! {
         assert_eq!(wide.read(&s)?, [0, 0]);
         Ok(())
     }
+
+    fn reduction_grids_are_one_wave_of_resident_blocks(dev: &Device) -> Result<()> {
+        let sms = dev.info().multiprocessors.max(1);
+        let all = [
+            entries::SUM_F32,
+            entries::MIN_F32,
+            entries::MAX_F32,
+            entries::DOT_F32,
+            entries::SUM_U32,
+            entries::SUM_I32,
+            entries::MIN_U32,
+            entries::MAX_U32,
+            entries::MIN_I32,
+            entries::MAX_I32,
+        ];
+        for entry in all {
+            // The blocks an SM holds at once; a grid beyond them would leave a second,
+            // partial wave (the CPU backend has no such limit: the cap applies).
+            let resident = dev.resident_blocks_per_sm(entry, REDUCE_BLOCK, REDUCE_SHARED_BYTES)?;
+            let per_sm = match resident {
+                Some(r) => {
+                    assert!(r >= 1, "{entry}: the driver says no block fits on an SM");
+                    r.min(REDUCE_BLOCKS_PER_SM)
+                }
+                None => REDUCE_BLOCKS_PER_SM,
+            };
+            let full = kernels::reduction_grid(dev, entry, 1 << 31)?;
+            assert_eq!(full, per_sm * sms, "{entry}: the largest grid is one full wave");
+            // Below a wave, one block per 16 vectors of four elements per thread.
+            let three = kernels::reduction_grid(dev, entry, 2 * 16384 + 1)?;
+            assert_eq!(three, 3.min(full), "{entry}");
+            assert_eq!(kernels::reduction_grid(dev, entry, 0)?, 1, "{entry}");
+        }
+        Ok(())
+    }
+}
+
+/// The grid functions' cap: the smaller of what an SM holds and the configured most, at
+/// least one block per SM (a driver answer of 0 still launches).
+#[test]
+fn grid_caps_take_the_smaller_of_resident_and_most() {
+    use gpu_kernels::config::{HISTOGRAM_BLOCKS_PER_SM, histogram_grid, reduce_grid};
+    let big = 1 << 31;
+    assert_eq!(reduce_grid(big, 10, 3), 30);
+    assert_eq!(reduce_grid(big, 10, 100), 10 * REDUCE_BLOCKS_PER_SM);
+    assert_eq!(reduce_grid(big, 10, 0), 10);
+    assert_eq!(histogram_grid(big, 10, 3), 30);
+    assert_eq!(histogram_grid(big, 10, 100), 10 * HISTOGRAM_BLOCKS_PER_SM);
+    assert_eq!(histogram_grid(big, 10, 0), 10);
+    assert_eq!(histogram_grid(0, 10, 8), 1);
 }

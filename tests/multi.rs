@@ -144,10 +144,9 @@ fn results_match_the_reference(devices: &[Device]) -> Result<()> {
         // Each chunk's f32 sum has the kernel's tree depth; each device adds its partials in
         // f64 and rounds once to f32, and the devices' sums are added in f64 and rounded
         // once more: two roundings beyond the tree.
-        let depth = gpu_kernels::config::reduce_f32_depth(
-            c,
-            gpu_kernels::config::reduce_grid(c, devices[0].info().multiprocessors),
-        ) as u32;
+        let grid =
+            riptide::host::kernels::reduction_grid(&devices[0], gpu_kernels::entries::SUM_F32, c)?;
+        let depth = gpu_kernels::config::reduce_f32_depth(c, grid) as u32;
         let bound = reference::bounds::sum_bound(r.abs_sum, depth + 2);
         assert!(r.admits(s, bound), "sum {s} vs {} (bound {bound})", r.value);
     }

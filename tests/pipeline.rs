@@ -222,7 +222,8 @@ device_tests! {
             let r = reference::reduce::sum_f32(&xf);
             // Each chunk's f32 sum has the kernel's tree depth; the host adds the partials in
             // f64 (exact for this count) and rounds once.
-            let depth = gpu_kernels::config::reduce_f32_depth(c, gpu_kernels::config::reduce_grid(c, dev.info().multiprocessors)) as u32;
+            let grid = riptide::host::kernels::reduction_grid(dev, gpu_kernels::entries::SUM_F32, c)?;
+            let depth = gpu_kernels::config::reduce_f32_depth(c, grid) as u32;
             let bound = reference::bounds::sum_bound(r.abs_sum, depth + 1);
             assert!(r.admits(s, bound), "sum {s} vs {} (bound {bound})", r.value);
         }

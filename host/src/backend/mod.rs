@@ -131,6 +131,24 @@ impl Device {
         }
     }
 
+    /// How many blocks of built-in kernel `entry` (`block_threads` threads, `shared_bytes`
+    /// of dynamic shared memory) one SM holds at once, as the driver computes it from the
+    /// registers it compiled the kernel to (CUDA only; `None` on the CPU backend). Launchers
+    /// size grids of one wave with it.
+    pub fn resident_blocks_per_sm(
+        &self,
+        entry: &'static str,
+        block_threads: u32,
+        shared_bytes: u32,
+    ) -> Result<Option<u32>> {
+        match &self.inner {
+            DeviceImpl::Cuda(d) => d
+                .resident_blocks(entry, block_threads, shared_bytes)
+                .map(Some),
+            DeviceImpl::Cpu(_) => Ok(None),
+        }
+    }
+
     /// Tears down and recreates the device state after a sticky fault
     /// ([`crate::Error::DeviceFault`]) and returns the fresh device.
     ///

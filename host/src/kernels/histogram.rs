@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use gpu_kernels::config::{HISTOGRAM_BLOCK, histogram_grid, histogram_shared_bytes};
+use gpu_kernels::config::{
+    HISTOGRAM_BLOCK, HISTOGRAM_BLOCKS_PER_SM, histogram_grid, histogram_shared_bytes,
+};
 use gpu_kernels::entries;
 use riptide_reference::histogram as reference;
 
@@ -12,15 +14,24 @@ use crate::error::{Error, Result};
 use crate::kernels::backend_error;
 use crate::launch::{Dim3, KernelLaunch, KernelRef, LaunchConfig};
 
-fn config(stream: &Stream, len: usize, bins: u32) -> LaunchConfig {
-    LaunchConfig {
+/// The launch shape of `entry` for `len` values into `bins` bins: [`histogram_grid`] for the
+/// blocks of it an SM holds with the bins' shared memory (the driver's occupancy answer;
+/// `HISTOGRAM_BLOCKS_PER_SM` on the CPU backend).
+fn config(stream: &Stream, entry: &'static str, len: usize, bins: u32) -> Result<LaunchConfig> {
+    let shared_bytes = histogram_shared_bytes(bins);
+    let device = stream.device();
+    let resident = device
+        .resident_blocks_per_sm(entry, HISTOGRAM_BLOCK, shared_bytes)?
+        .unwrap_or(HISTOGRAM_BLOCKS_PER_SM);
+    Ok(LaunchConfig {
         grid: Dim3::x(histogram_grid(
             len,
-            stream.device().info().multiprocessors.max(1),
+            device.info().multiprocessors.max(1),
+            resident,
         )),
         block: Dim3::x(HISTOGRAM_BLOCK),
-        shared_bytes: histogram_shared_bytes(bins),
-    }
+        shared_bytes,
+    })
 }
 
 fn bins_of(counts: usize) -> Result<u32> {
@@ -58,7 +69,7 @@ pub fn histogram_u32(
     }
     let launch = KernelLaunch::new(
         KernelRef::Builtin(entries::HISTOGRAM_U32),
-        config(stream, len, bins),
+        config(stream, entries::HISTOGRAM_U32, len, bins)?,
         Arc::new(move |args| {
             let v = args.read::<u32>(0)?;
             reference::histogram_u32(v, lo, width, args.write::<u32>(5)?).map_err(backend_error)
@@ -105,7 +116,7 @@ pub fn histogram_f32(
     }
     let launch = KernelLaunch::new(
         KernelRef::Builtin(entries::HISTOGRAM_F32),
-        config(stream, len, bins),
+        config(stream, entries::HISTOGRAM_F32, len, bins)?,
         Arc::new(move |args| {
             let v = args.read::<f32>(0)?;
             reference::histogram_f32(v, lo, scale, args.write::<u32>(5)?);

@@ -19,7 +19,7 @@ mod transpose;
 pub use elementwise::{MapChain, axpby, compute, compute_in_place, map_chain, map_chain_in_place};
 pub use gemm::{Shape as GemmShape, sgemm};
 pub use histogram::{histogram_f32, histogram_u32};
-pub use reduce::{MinMaxElement, ReduceScratch, SumElement, dot, max, min, sum};
+pub use reduce::{MinMaxElement, ReduceScratch, SumElement, dot, max, min, reduction_grid, sum};
 pub use scan::{ScanElement, ScanKind, ScanScratch, scan, scan_in_place};
 pub use stencil::{StencilBlock, jacobi5};
 pub use transpose::{Word32, transpose};

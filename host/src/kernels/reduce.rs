@@ -13,7 +13,7 @@ use gpu_kernels::config::{
 use gpu_kernels::entries;
 use riptide_reference::reduce as reference;
 
-use crate::backend::{DeviceBuffer, DeviceRead, DeviceWrite, Stream};
+use crate::backend::{Device, DeviceBuffer, DeviceRead, DeviceWrite, Stream};
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::kernels::backend_error;
@@ -119,15 +119,34 @@ impl MinMaxElement for i32 {
     }
 }
 
-/// The launch shape for `len` elements, checked against the scratch.
-fn config(stream: &Stream, len: usize, scratch: &ReduceScratch) -> LaunchConfig {
-    let grid =
-        reduce_grid(len, stream.device().info().multiprocessors.max(1)).min(scratch.max_grid);
-    LaunchConfig {
+/// The grid a reduction kernel `entry` (e.g. `gpu_kernels::entries::SUM_F32`) launches
+/// with over `len` elements on `device`: [`reduce_grid`] for the blocks of it an SM holds
+/// (the driver's occupancy answer; `REDUCE_BLOCKS_PER_SM` on the CPU backend). The `f32`
+/// results' summation depth depends on it (`gpu_kernels::config::reduce_f32_depth`).
+pub fn reduction_grid(device: &Device, entry: &'static str, len: usize) -> Result<u32> {
+    let resident = device
+        .resident_blocks_per_sm(entry, REDUCE_BLOCK, REDUCE_SHARED_BYTES)?
+        .unwrap_or(REDUCE_BLOCKS_PER_SM);
+    Ok(reduce_grid(
+        len,
+        device.info().multiprocessors.max(1),
+        resident,
+    ))
+}
+
+/// The launch shape of `entry` for `len` elements, checked against the scratch.
+fn config(
+    stream: &Stream,
+    entry: &'static str,
+    len: usize,
+    scratch: &ReduceScratch,
+) -> Result<LaunchConfig> {
+    let grid = reduction_grid(stream.device(), entry, len)?.min(scratch.max_grid);
+    Ok(LaunchConfig {
         grid: Dim3::x(grid),
         block: Dim3::x(REDUCE_BLOCK),
         shared_bytes: REDUCE_SHARED_BYTES,
-    }
+    })
 }
 
 fn one_output<T: Element>(what: &str, out: &impl DeviceWrite<T>) -> Result<()> {
@@ -149,7 +168,7 @@ fn launch_unary<T: Element, A: Element>(
     let len = x.elements();
     let launch = KernelLaunch::new(
         KernelRef::Builtin(entry),
-        config(stream, len, scratch),
+        config(stream, entry, len, scratch)?,
         Arc::new(move |args| {
             let x = args.read::<T>(0)?;
             args.write::<A>(2)?[0] = cpu(x);
@@ -209,7 +228,7 @@ pub fn dot(
     }
     let launch = KernelLaunch::new(
         KernelRef::Builtin(entries::DOT_F32),
-        config(stream, len, scratch),
+        config(stream, entries::DOT_F32, len, scratch)?,
         Arc::new(|args| {
             let (x, y) = (args.read::<f32>(0)?, args.read::<f32>(1)?);
             args.write::<f32>(3)?[0] =

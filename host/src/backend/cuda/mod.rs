@@ -9,7 +9,7 @@ pub(crate) mod raw;
 
 use std::collections::HashMap;
 use std::ffi::c_void;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cudarc::driver::{CudaContext, CudaEvent, CudaStream, sys};
 
@@ -42,6 +42,9 @@ pub(crate) struct CudaDevice {
     /// Keeps the functions in `kernels` valid.
     _module: raw::Module,
     kernels: HashMap<&'static str, raw::Function>,
+    /// Blocks per SM the driver reported for (entry, block threads, shared bytes): asked
+    /// once per shape, since launchers size grids with it on every launch.
+    resident: Mutex<HashMap<(&'static str, u32, u32), u32>>,
 }
 
 impl CudaDevice {
@@ -91,6 +94,7 @@ impl CudaDevice {
             ptx: ptx.to_owned(),
             _module: module,
             kernels,
+            resident: Mutex::new(HashMap::new()),
         })
     }
 
@@ -107,6 +111,27 @@ impl CudaDevice {
     pub(crate) fn registers(&self, name: &str) -> Result<u32> {
         let f = self.function(name)?;
         Ok(f.attribute(sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_NUM_REGS)? as u32)
+    }
+
+    /// Blocks of built-in kernel `name` (`block_threads` threads, `shared_bytes` of dynamic
+    /// shared memory) one SM holds at once.
+    pub(crate) fn resident_blocks(
+        &self,
+        name: &'static str,
+        block_threads: u32,
+        shared_bytes: u32,
+    ) -> Result<u32> {
+        let key = (name, block_threads, shared_bytes);
+        // A poisoned cache holds only complete entries: keep using it.
+        let mut cache = self.resident.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(&blocks) = cache.get(&key) {
+            return Ok(blocks);
+        }
+        let blocks =
+            self.function(name)?
+                .resident_blocks(&self.ctx, block_threads, shared_bytes)?;
+        cache.insert(key, blocks);
+        Ok(blocks)
     }
 
     pub(crate) fn alloc(&self, bytes: usize) -> Result<DeviceAlloc> {

@@ -391,6 +391,31 @@ impl Function {
         unsafe { result::function::get_function_attribute(self.0, attr) }
             .map_err(|e| driver_error("cuFuncGetAttribute", e))
     }
+
+    /// How many blocks of `block_threads` threads with `shared_bytes` of dynamic shared
+    /// memory one SM holds at once, as the driver computes it from the kernel's registers
+    /// and shared memory (`cuOccupancyMaxActiveBlocksPerMultiprocessor`).
+    pub(crate) fn resident_blocks(
+        &self,
+        ctx: &CudaContext,
+        block_threads: u32,
+        shared_bytes: u32,
+    ) -> Result<u32> {
+        bind(ctx)?;
+        let threads = i32::try_from(block_threads)
+            .map_err(|_| Error::InvalidArgument(format!("block of {block_threads} threads")))?;
+        // SAFETY: the function handle is valid while its module lives (caller holds it),
+        // and its context is current.
+        let blocks = unsafe {
+            result::occupancy::max_active_block_per_multiprocessor(
+                self.0,
+                threads,
+                shared_bytes as usize,
+            )
+        }
+        .map_err(|e| driver_error("cuOccupancyMaxActiveBlocksPerMultiprocessor", e))?;
+        Ok(blocks.max(0) as u32)
+    }
 }
 
 /// Queues a kernel launch.
