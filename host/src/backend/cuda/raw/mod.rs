@@ -402,8 +402,11 @@ impl Function {
         shared_bytes: u32,
     ) -> Result<u32> {
         bind(ctx)?;
-        let threads = i32::try_from(block_threads)
-            .map_err(|_| Error::InvalidArgument(format!("block of {block_threads} threads")))?;
+        let threads = i32::try_from(block_threads).map_err(|_| {
+            Error::InvalidArgument(format!(
+                "occupancy query: a block of {block_threads} threads is more than CUDA allows"
+            ))
+        })?;
         // SAFETY: the function handle is valid while its module lives (caller holds it),
         // and its context is current.
         let blocks = unsafe {
