@@ -7,6 +7,8 @@ import time
 
 import cupy as cp
 import numpy as np
+
+from copy_load import COPY_KERNEL, N as n, buffers
 src = r'''
 extern "C" __global__ void ping(unsigned long long *word, unsigned long long *out, int iters) {
     if (threadIdx.x != 0) return;
@@ -30,18 +32,13 @@ extern "C" __global__ void poll(unsigned long long *line, int lanes, unsigned lo
     }
     if (acc == 12345) sink[0] = acc;
 }
-extern "C" __global__ void copy(const float4 *x, float4 *y, size_t n, int reps) {
-    size_t stride = (size_t)gridDim.x * blockDim.x;
-    for (int r = 0; r < reps; ++r)
-        for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) y[i] = x[i];
-}
 '''
-mod = cp.RawModule(code=src)
+mod = cp.RawModule(code=src + COPY_KERNEL)
 ping, poll, copy = (mod.get_function(k) for k in ('ping', 'poll', 'copy'))
 sms = cp.cuda.Device().attributes['MultiProcessorCount']
 mem = cp.zeros(1 << 20, dtype=cp.uint64)   # line at [0..32), far word at [1<<19]
 stop = cp.zeros(1, dtype=cp.uint64); sink = cp.zeros(1, dtype=cp.uint64); out = cp.zeros(2, dtype=cp.uint64)
-n = (256 << 20) // 16; x = cp.zeros(n * 4, dtype=cp.float32); y = cp.empty_like(x)
+x, y = buffers()
 sp, sc, sg = (cp.cuda.Stream(non_blocking=True) for _ in range(3))
 iters = 2000
 def lat(word_index):

@@ -6,6 +6,8 @@ import time
 
 import cupy as cp
 import numpy as np
+
+from copy_load import COPY_KERNEL, N as n, buffers
 src = r'''
 __device__ unsigned long long now() { unsigned long long t; asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)); return t; }
 __device__ unsigned long long ld(unsigned long long *p) { unsigned long long v; asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory"); return v; }
@@ -32,13 +34,8 @@ extern "C" __global__ void watcher(unsigned long long *word, unsigned long long 
         st(ack, i);
     }
 }
-extern "C" __global__ void copy(const float4 *x, float4 *y, size_t n, int reps) {
-    size_t stride = (size_t)gridDim.x * blockDim.x;
-    for (int r = 0; r < reps; ++r)
-        for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) y[i] = x[i];
-}
 '''
-mod = cp.RawModule(code=src)
+mod = cp.RawModule(code=src + COPY_KERNEL)
 pub, wat, copy = (mod.get_function(k) for k in ('publisher', 'watcher', 'copy'))
 big = 200 * 1024
 pub.max_dynamic_shared_size_bytes = big; wat.max_dynamic_shared_size_bytes = big
@@ -46,7 +43,7 @@ sms = cp.cuda.Device().attributes['MultiProcessorCount']
 k = 2000
 word = cp.zeros(1, dtype=cp.uint64); ack = cp.zeros(64, dtype=cp.uint64)[32:33]
 sent = cp.zeros(k + 1, dtype=cp.uint64); seen = cp.zeros(k + 1, dtype=cp.uint64)
-n = (256 << 20) // 16; x = cp.zeros(n * 4, dtype=cp.float32); y = cp.empty_like(x)
+x, y = buffers()
 sp, sw, sc, sg = (cp.cuda.Stream(non_blocking=True) for _ in range(4))
 copy((1,), (32,), (x, y, np.uint64(1), np.int32(1))); cp.cuda.Device().synchronize()
 go = cp.zeros(64, dtype=cp.uint64)[16:17]
