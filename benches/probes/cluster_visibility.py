@@ -7,7 +7,7 @@ import time
 import cupy as cp
 import numpy as np
 
-from copy_load import COPY_KERNEL, N as n, buffers
+from copy_load import ANY_SM, COPY_KERNEL, N as n, buffers
 
 src = r'''
 #include <cooperative_groups.h>
@@ -52,11 +52,11 @@ sent = cp.zeros(k + 1, dtype=cp.uint64); seen = cp.zeros(k + 1, dtype=cp.uint64)
 go = cp.zeros(1, dtype=cp.uint64)
 x, y = buffers()
 sp, sc, sg = (cp.cuda.Stream(non_blocking=True) for _ in range(3))
-copy((1,), (32,), (x, y, np.uint64(1), np.int32(1))); cp.cuda.Device().synchronize()
+copy((1,), (32,), (x, y, np.uint64(1), np.int32(1), ANY_SM)); cp.cuda.Device().synchronize()
 for copy_on in (False, True, True):
     go.fill(0); cp.cuda.Device().synchronize()
     if copy_on:
-        copy((sms * 3,), (512,), (x, y, np.uint64(n), np.int32(300)), stream=sc)
+        copy((sms * 3,), (512,), (x, y, np.uint64(n), np.int32(300), ANY_SM), stream=sc)
         time.sleep(0.003)
     pingpong((2,), (32,), (sent, seen, np.int32(k), go), stream=sp)
     time.sleep(0.002)

@@ -8,7 +8,7 @@ import time
 import cupy as cp
 import numpy as np
 
-from copy_load import COPY_KERNEL, N as n, buffers
+from copy_load import ANY_SM, COPY_KERNEL, N as n, buffers
 src = r'''
 extern "C" __global__ void ping(unsigned long long *word, unsigned long long *out, int iters) {
     if (threadIdx.x != 0) return;
@@ -45,7 +45,7 @@ def lat(word_index):
     ping((1,), (32,), (mem[word_index:], out, np.int32(iters)), stream=sp); sp.synchronize()
     return int(out.get(stream=sp)[0]) / iters
 # Load every kernel before anything spins (loading a module may wait for running work).
-stop.fill(1); poll((1,), (32,), (mem, np.int32(1), stop, sink)); copy((1,), (32,), (x, y, np.uint64(1), np.int32(1)))
+stop.fill(1); poll((1,), (32,), (mem, np.int32(1), stop, sink)); copy((1,), (32,), (x, y, np.uint64(1), np.int32(1), ANY_SM))
 one = np.ones(1, dtype=np.uint64); zero = np.zeros(1, dtype=np.uint64)
 cp.cuda.Device().synchronize()
 print(f"idle: same line {lat(0):.0f} ns, other line {lat(1 << 19):.0f} ns")
@@ -54,7 +54,7 @@ for warps_per_sm, lanes, with_copy in ((6, 32, False), (6, 1, False), (12, 32, F
     if warps_per_sm:
         poll((warps_per_sm * sms,), (32,), (mem, np.int32(lanes), stop, sink), stream=sg)
     if with_copy:
-        copy((sms * 3,), (512,), (x, y, np.uint64(n), np.int32(200)), stream=sc)
+        copy((sms * 3,), (512,), (x, y, np.uint64(n), np.int32(200), ANY_SM), stream=sc)
     time.sleep(0.003)
     a, b = lat(0), lat(1 << 19)
     stop.set(one, stream=sp); cp.cuda.Device().synchronize()

@@ -7,6 +7,8 @@ import time
 import cupy as cp
 import numpy as np
 
+from copy_load import ANY_SM, COPY_KERNEL, N as n, buffers
+
 src = r'''
 extern "C" __global__ void ping(unsigned long long *word, unsigned long long *out, int iters) {
     if (threadIdx.x != 0) return;
@@ -24,20 +26,12 @@ extern "C" __global__ void ping(unsigned long long *word, unsigned long long *ou
     asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(g1));
     out[0] = g1 - g0; out[1] = worst; out[2] = smid; out[3] = v;
 }
-extern "C" __global__ void copy(const float4 *x, float4 *y, size_t n, int reps, unsigned int avoid_sm) {
-    unsigned int smid; asm volatile("mov.u32 %0, %%smid;" : "=r"(smid));
-    if (smid == avoid_sm) return;
-    size_t stride = (size_t)gridDim.x * blockDim.x;
-    for (int r = 0; r < reps; ++r)
-        for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) y[i] = x[i];
-}
 '''
-mod = cp.RawModule(code=src, options=('-std=c++17',))
+mod = cp.RawModule(code=src + COPY_KERNEL, options=('-std=c++17',))
 ping, copy = mod.get_function('ping'), mod.get_function('copy')
 dev = cp.cuda.Device()
 sms = dev.attributes['MultiProcessorCount']
-n = (256 << 20) // 16
-x = cp.zeros(n * 4, dtype=cp.float32); y = cp.empty_like(x)
+x, y = buffers()
 word = cp.zeros(2, dtype=cp.uint64); out = cp.zeros(4, dtype=cp.uint64)
 big = 200 * 1024  # dynamic shared memory that keeps anything else off the SM
 ping.max_dynamic_shared_size_bytes = big
@@ -56,7 +50,7 @@ for label, ping_smem, copy_smem, block in (
     ("ping sharing SMs with the copy", 0, 0, 512),
 ):
     run_ping(s1, ping_smem); s1.synchronize(); sm = int(out.get()[2])
-    avoid = np.uint32(sm if ping_smem else 0xFFFFFFFF)
+    avoid = np.uint32(sm) if ping_smem else ANY_SM
     copy((sms * 3,), (block,), (x, y, np.uint64(n), np.int32(100), avoid), shared_mem=copy_smem, stream=s2)
     time.sleep(0.002)
     run_ping(s1, ping_smem)
@@ -64,5 +58,5 @@ for label, ping_smem, copy_smem, block in (
     report(label)
 # copy bandwidth for reference
 e0, e1 = cp.cuda.Event(), cp.cuda.Event()
-e0.record(s2); copy((sms * 3,), (512,), (x, y, np.uint64(n), np.int32(10), np.uint32(0xFFFFFFFF)), stream=s2); e1.record(s2); e1.synchronize()
+e0.record(s2); copy((sms * 3,), (512,), (x, y, np.uint64(n), np.int32(10), ANY_SM), stream=s2); e1.record(s2); e1.synchronize()
 print(f"copy {2 * 10 * n * 16 / cp.cuda.get_elapsed_time(e0, e1) / 1e6:.0f} GB/s (read + write)")

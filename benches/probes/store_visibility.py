@@ -7,7 +7,7 @@ import time
 import cupy as cp
 import numpy as np
 
-from copy_load import COPY_KERNEL, N as n, buffers
+from copy_load import ANY_SM, COPY_KERNEL, N as n, buffers
 src = r'''
 __device__ unsigned long long now() { unsigned long long t; asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)); return t; }
 __device__ unsigned long long ld(unsigned long long *p) { unsigned long long v; asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory"); return v; }
@@ -45,7 +45,7 @@ word = cp.zeros(1, dtype=cp.uint64); ack = cp.zeros(64, dtype=cp.uint64)[32:33]
 sent = cp.zeros(k + 1, dtype=cp.uint64); seen = cp.zeros(k + 1, dtype=cp.uint64)
 x, y = buffers()
 sp, sw, sc, sg = (cp.cuda.Stream(non_blocking=True) for _ in range(4))
-copy((1,), (32,), (x, y, np.uint64(1), np.int32(1))); cp.cuda.Device().synchronize()
+copy((1,), (32,), (x, y, np.uint64(1), np.int32(1), ANY_SM)); cp.cuda.Device().synchronize()
 go = cp.zeros(64, dtype=cp.uint64)[16:17]
 def trial(label, copy_on, pub_smem, how=0, copy_block=512, copy_grid=3):
     word.fill(0); ack.fill(0); go.fill(0); cp.cuda.Device().synchronize()
@@ -55,7 +55,7 @@ def trial(label, copy_on, pub_smem, how=0, copy_block=512, copy_grid=3):
         pub((1,), (32,), (word, ack, sent, np.int32(k), np.int32(how), go), shared_mem=pub_smem, stream=sp)
     if copy_on:
         time.sleep(0.001)
-        copy((sms * copy_grid,), (copy_block,), (x, y, np.uint64(n), np.int32(300)), stream=sc)
+        copy((sms * copy_grid,), (copy_block,), (x, y, np.uint64(n), np.int32(300), ANY_SM), stream=sc)
         time.sleep(0.003)
     if not pub_smem:
         pub((1,), (32,), (word, ack, sent, np.int32(k), np.int32(how), go), shared_mem=0, stream=sp)
