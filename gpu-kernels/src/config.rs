@@ -261,11 +261,13 @@ pub const fn scan_scratch_words(len: usize) -> usize {
     1 + tiles + groups + groups.div_ceil(SCAN_GROUP_TILES)
 }
 
-/// Scan blocks per SM the recommended grid assumes: what fits on an H100 (32.7 KiB of
-/// shared memory, plus the 1 KiB the hardware reserves, per block of 228 KiB). Blocks
-/// beyond the resident ones are harmless (they start late, find no tile and exit); a
-/// launcher may use the occupancy API instead.
-pub const SCAN_BLOCKS_PER_SM: u32 = 6;
+/// Scan blocks per SM the recommended grid assumes. Six fit (32.7 KiB of shared memory,
+/// plus the 1 KiB the hardware reserves, per block of 228 KiB), but five run faster: fewer
+/// tiles in flight wait less for one another's status words (docs/measurements.md,
+/// seventh round: +2 points of the copy bandwidth on an H100 and on an H200; four are no
+/// faster than five, three slower). Blocks beyond the resident ones are harmless (they
+/// start late, find no tile and exit).
+pub const SCAN_BLOCKS_PER_SM: u32 = 5;
 
 /// Recommended scan grid for `len` elements on a device of `multiprocessors` SMs: one block
 /// per tile, at most `SCAN_BLOCKS_PER_SM` per SM (blocks loop over tiles), at least 1. Any
