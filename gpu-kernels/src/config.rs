@@ -251,14 +251,21 @@ pub const fn scan_tiles(len: usize) -> usize {
     len.div_ceil(SCAN_TILE)
 }
 
-/// `u64` words of scratch a scan of `len` elements needs: the tile counter (word 0), one
-/// status word per tile, one per group of `SCAN_GROUP_TILES` tiles and one per super-group
-/// of `SCAN_GROUP_TILES` groups. Zero the buffer once when allocating it (and again
+/// `u64` words from one scan status word to the next: 16, one word per 128-byte line, so
+/// the tiles that publish at about the same time, and the look-backs polling them, do not
+/// share lines (docs/measurements.md, seventh round: packed words ran 3–4 points of the copy
+/// bandwidth slower on an H100).
+pub const SCAN_STATUS_STRIDE: usize = 16;
+
+/// `u64` words of scratch a scan of `len` elements needs: the tile counter (word 0), then,
+/// `SCAN_STATUS_STRIDE` words apart, one status word per tile, one per group of
+/// `SCAN_GROUP_TILES` tiles and one per super-group of `SCAN_GROUP_TILES` groups (128 bytes
+/// per 16 KiB tile: 0.8% of the input). Zero the buffer once when allocating it (and again
 /// whenever the epoch counter wraps, see `SCAN_EPOCH_LIMIT`).
 pub const fn scan_scratch_words(len: usize) -> usize {
     let tiles = scan_tiles(len);
     let groups = tiles.div_ceil(SCAN_GROUP_TILES);
-    1 + tiles + groups + groups.div_ceil(SCAN_GROUP_TILES)
+    SCAN_STATUS_STRIDE * (1 + tiles + groups + groups.div_ceil(SCAN_GROUP_TILES))
 }
 
 /// Scan blocks per SM the recommended grid assumes. Six fit (32.7 KiB of shared memory,

@@ -31,6 +31,7 @@
 //! another is inside these words. A prefix word may be written by several blocks, always
 //! with the same bits. Spins re-load only the words not yet published.
 
+use crate::config::SCAN_STATUS_STRIDE;
 use crate::device::atomic::{load_relaxed_u64, store_relaxed_u64};
 use crate::device::warp::{all, ballot, shfl_idx_u32};
 
@@ -43,7 +44,8 @@ const KIND_GROUP: u32 = 2;
 /// Tag kind of a super-group-prefix status word.
 const KIND_PREFIX: u32 = 3;
 
-/// Where the launch's status words live and how they are tagged.
+/// Where the launch's status words live and how they are tagged. Consecutive status words
+/// are `SCAN_STATUS_STRIDE` words apart (module docs of [`super`]: scratch layout).
 #[derive(Clone, Copy)]
 pub(super) struct Status {
     /// One word per tile: its aggregate `A_k`.
@@ -73,7 +75,8 @@ impl Status {
     /// tile counter), carry `carry` and epoch `epoch`.
     ///
     /// # Safety
-    /// `scratch` holds `1 + tiles + ⌈tiles / 32⌉ + ⌈tiles / 1024⌉` words.
+    /// `scratch` holds `scan_scratch_words` words for `tiles` tiles:
+    /// `SCAN_STATUS_STRIDE · (1 + tiles + ⌈tiles / 32⌉ + ⌈tiles / 1024⌉)`.
     #[inline(always)]
     pub(super) unsafe fn new(
         scratch: *mut u64,
@@ -81,18 +84,49 @@ impl Status {
         carry: *const u32,
         epoch: u32,
     ) -> Status {
+        let groups = tiles.div_ceil(32);
         // SAFETY: the three regions lie inside the scratch (caller).
         unsafe {
             Status {
-                tiles: scratch.add(1),
-                groups: scratch.add(1 + tiles),
-                prefixes: scratch.add(1 + tiles + tiles.div_ceil(32)),
+                tiles: scratch.add(SCAN_STATUS_STRIDE),
+                groups: scratch.add(SCAN_STATUS_STRIDE * (1 + tiles)),
+                prefixes: scratch.add(SCAN_STATUS_STRIDE * (1 + tiles + groups)),
                 carry,
                 aggregate_tag: epoch << 2 | KIND_AGGREGATE,
                 group_tag: epoch << 2 | KIND_GROUP,
                 prefix_tag: epoch << 2 | KIND_PREFIX,
             }
         }
+    }
+
+    /// Tile `i`'s status word.
+    ///
+    /// # Safety
+    /// `i` is a tile of this launch.
+    #[inline(always)]
+    unsafe fn tile(&self, i: usize) -> *mut u64 {
+        // SAFETY: tile words are inside the scratch (`new`'s contract).
+        unsafe { self.tiles.add(SCAN_STATUS_STRIDE * i) }
+    }
+
+    /// Group `i`'s status word.
+    ///
+    /// # Safety
+    /// `i` is a group of this launch.
+    #[inline(always)]
+    unsafe fn group(&self, i: usize) -> *mut u64 {
+        // SAFETY: group words are inside the scratch (`new`'s contract).
+        unsafe { self.groups.add(SCAN_STATUS_STRIDE * i) }
+    }
+
+    /// Super-group `i`'s status word.
+    ///
+    /// # Safety
+    /// `i` is a super-group of this launch.
+    #[inline(always)]
+    unsafe fn prefix(&self, i: usize) -> *mut u64 {
+        // SAFETY: super-group words are inside the scratch (`new`'s contract).
+        unsafe { self.prefixes.add(SCAN_STATUS_STRIDE * i) }
     }
 
     /// Publishes tile `tile`'s aggregate `aggregate`.
@@ -102,7 +136,7 @@ impl Status {
     #[inline(always)]
     pub(super) unsafe fn publish_aggregate(&self, tile: usize, aggregate: u32) {
         // SAFETY: a tile word of the scratch (caller).
-        unsafe { store_relaxed_u64(self.tiles.add(tile), pack(self.aggregate_tag, aggregate)) };
+        unsafe { store_relaxed_u64(self.tile(tile), pack(self.aggregate_tag, aggregate)) };
     }
 }
 
@@ -125,7 +159,7 @@ unsafe fn load_prefix(st: Status, sup: usize, lane: u32) -> (bool, u32) {
     let h = sup as isize - 32 + lane as isize;
     if h >= 0 {
         // SAFETY: `h < sup`, a prefix word of the scratch.
-        let w = unsafe { load_relaxed_u64(st.prefixes.add(h as usize)) };
+        let w = unsafe { load_relaxed_u64(st.prefix(h as usize)) };
         (has_tag(w, st.prefix_tag), w as u32)
     } else if h == -1 {
         // SAFETY: the launcher checked `carry_in`.
@@ -158,7 +192,7 @@ pub(super) unsafe fn tile_prefix<O: ScanOp>(
     let own_word = || {
         if lane < pos {
             // SAFETY: an earlier tile of this group: a scratch word.
-            unsafe { load_relaxed_u64(st.tiles.add(group * 32 + lane as usize)) }
+            unsafe { load_relaxed_u64(st.tile(group * 32 + lane as usize)) }
         } else {
             pack(
                 st.aggregate_tag,
@@ -169,7 +203,7 @@ pub(super) unsafe fn tile_prefix<O: ScanOp>(
     let group_word = || {
         if lane < gpos {
             // SAFETY: an earlier group of this super-group: a scratch word.
-            unsafe { load_relaxed_u64(st.groups.add(sup * 32 + lane as usize)) }
+            unsafe { load_relaxed_u64(st.group(sup * 32 + lane as usize)) }
         } else {
             pack(st.group_tag, O::IDENTITY)
         }
@@ -204,7 +238,7 @@ pub(super) unsafe fn tile_prefix<O: ScanOp>(
                 group_sum = warp_sum::<O>(own as u32);
                 if lane == 0 {
                     let w = pack(st.group_tag, group_sum);
-                    store_relaxed_u64(st.groups.add(group), w);
+                    store_relaxed_u64(st.group(group), w);
                 }
             }
         }
@@ -244,7 +278,7 @@ pub(super) unsafe fn tile_prefix<O: ScanOp>(
             };
             while next < sup {
                 // Super-group `next < sup` is complete: its 32 group sums exist.
-                let word = || load_relaxed_u64(st.groups.add(next * 32 + lane as usize));
+                let word = || load_relaxed_u64(st.group(next * 32 + lane as usize));
                 let mut w = word();
                 while !all(has_tag(w, st.group_tag)) {
                     if !has_tag(w, st.group_tag) {
@@ -254,7 +288,7 @@ pub(super) unsafe fn tile_prefix<O: ScanOp>(
                 acc = O::add(acc, warp_sum::<O>(w as u32));
                 if lane == 0 {
                     // Every writer stores these same bits.
-                    store_relaxed_u64(st.prefixes.add(next), pack(st.prefix_tag, acc));
+                    store_relaxed_u64(st.prefix(next), pack(st.prefix_tag, acc));
                 }
                 next += 1;
             }
@@ -262,7 +296,7 @@ pub(super) unsafe fn tile_prefix<O: ScanOp>(
         };
         if ends_sup && lane == 0 {
             let w = pack(st.prefix_tag, O::add(before, sup_sum));
-            store_relaxed_u64(st.prefixes.add(sup), w);
+            store_relaxed_u64(st.prefix(sup), w);
         }
         O::add(O::add(before, within_sup), within_group)
     }

@@ -62,7 +62,9 @@
 //! next launch (stream order makes the store visible to it).
 //!
 //! Scratch layout (`u64` words): `[0]` tile counter, then one word per tile, one per group
-//! and one per super-group ([`crate::config::scan_scratch_words`]).
+//! and one per super-group, each alone in its 128-byte line (`SCAN_STATUS_STRIDE` = 16 words
+//! apart: tiles published at about the same time, and the look-backs polling them, would
+//! otherwise contend for the same few lines; [`crate::config::scan_scratch_words`]).
 
 mod block;
 mod lookback;
