@@ -12,11 +12,12 @@
 #   SWARP   a sixth warp publishes group and super-group sums as soon as their
 #           aggregates are in, off the look-back warp's path (CL = 1);
 #   LB2     two look-back warps, one per staged tile (CL = 1);
-#   FLAT    groups of 256 tiles, 8 per look-back lane, instead of 32 (CL = 1).
+#   FLAT    groups of 32·FLAT tiles, FLAT per look-back lane (1: 8), instead of 32 (CL = 1);
+#   STRIDE  status words STRIDE words apart (16: one per 128-byte line).
 # The shipped kernel's own PTX runs beside them when its path is given. With TIMELINE set,
 # the CL = 1 variants also record %globaltimer at each step of every tile and print the
 # distributions (claim → published → look-back phases → written).
-# Usage: python scan_prototypes.py [riptide_kernels.sm_90.ptx | -] [CL,ONEHOP,DUP,SWARP,LB2,FLAT ...]
+# Usage: python scan_prototypes.py [riptide_kernels.sm_90.ptx | -] [CL,ONEHOP,DUP,SWARP,LB2,FLAT,STRIDE ...]
 # Environment: PER_SM (the shipped kernel's blocks per SM, default 4,5,6), PROTO_PER_SM
 # (default 6), ROUNDS (default 3), TIMELINE.
 import sys
@@ -43,7 +44,13 @@ __device__ __forceinline__ void st_one(u64 *p, u64 v) {
 #ifndef DUP_OFF
 #define DUP_OFF ((1 << 17) + 80)
 #endif
+// STRIDE: status word i lives at word STRIDE·i of the scratch (16: one word per 128-byte
+// line), so the lines being polled and published spread over more L2 slices.
+__device__ u64 *g_status_base;
+__device__ __forceinline__ const u64 *spread(const u64 *p) {
+    return STRIDE == 1 ? p : g_status_base + (p - g_status_base) * STRIDE; }
 __device__ __forceinline__ u64 ld_relaxed(const u64 *p) {
+    p = spread(p);
 #if DUP
     u64 a = ld_one(p), b = ld_one(p + DUP_OFF);
     return (a >> 32) >= (b >> 32) ? a : b;
@@ -52,6 +59,7 @@ __device__ __forceinline__ u64 ld_relaxed(const u64 *p) {
 #endif
 }
 __device__ __forceinline__ void st_relaxed(u64 *p, u64 v) {
+    p = (u64 *)spread(p);
     st_one(p, v);
 #if DUP
     st_one(p + DUP_OFF, v);
@@ -100,7 +108,7 @@ __device__ unsigned fill_groups(unsigned base, unsigned n, u64 words, unsigned l
 }
 
 __device__ __forceinline__ u64 now() { u64 t; asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)); return t; }
-// TIMELINE: per tile, globaltimer at claim, aggregate published, look-back start, own
+// TIMELINE: per tile, globaltimer at claim (and, in word 7, when the ticket was asked for), aggregate published, look-back start, own
 // group's aggregates seen (E), group sums seen (F), prefix known, tile written.
 __device__ __forceinline__ void mark(u64 *rec, int k, unsigned lane) { if (rec && lane == 0) rec[k] = now(); }
 
@@ -181,33 +189,34 @@ __device__ unsigned unit_prefix(unsigned unit, unsigned agg, unsigned lane, St s
 // 256 aggregates (published as soon as they are in): one wait on other SMs per tile in
 // the usual case instead of two. Sums are fixed trees: per lane a left fold of 8, then a
 // butterfly (group sum) or a Kogge-Stone scan (prefix inside the group).
-#define GT 256
-__device__ __forceinline__ unsigned fold8(const u64 (&w)[8], unsigned n) {
+#define PL (FLAT > 1 ? FLAT : 8)
+#define GT (32 * PL)
+__device__ __forceinline__ unsigned fold8(const u64 (&w)[PL], unsigned n) {
     unsigned s = 0;
     #pragma unroll
-    for (int j = 0; j < 8; ++j) if (j < n) s += (unsigned)w[j];
+    for (int j = 0; j < PL; ++j) if (j < n) s += (unsigned)w[j];
     return s;
 }
 // Loads the first `n` aggregates of lane `lane`'s 8 in group `g` and spins until all are in.
-__device__ __forceinline__ void load8(u64 (&w)[8], unsigned g, unsigned n, unsigned lane, St st) {
-    const u64 *base = st.units + (size_t)g * GT + 8 * lane;
+__device__ __forceinline__ void load8(u64 (&w)[PL], unsigned g, unsigned n, unsigned lane, St st) {
+    const u64 *base = st.units + (size_t)g * GT + PL * lane;
     #pragma unroll
-    for (int j = 0; j < 8; ++j) w[j] = j < n ? ld_relaxed(base + j) : pack(st.at, 0u);
+    for (int j = 0; j < PL; ++j) w[j] = j < n ? ld_relaxed(base + j) : pack(st.at, 0u);
     for (;;) {
         bool miss = false;
         #pragma unroll
-        for (int j = 0; j < 8; ++j) miss |= !has(w[j], st.at);
+        for (int j = 0; j < PL; ++j) miss |= !has(w[j], st.at);
         if (!__any_sync(~0u, miss)) break;
         #pragma unroll
-        for (int j = 0; j < 8; ++j) if (!has(w[j], st.at)) w[j] = ld_relaxed(base + j);
+        for (int j = 0; j < PL; ++j) if (!has(w[j], st.at)) w[j] = ld_relaxed(base + j);
     }
 }
 // S_gg from its published word `word`, else from its 256 aggregates (then published).
 __device__ unsigned group256_sum(unsigned gg, u64 word, unsigned lane, St st) {
     if (has(word, st.gt)) return (unsigned)word;
-    u64 w[8];
-    load8(w, gg, 8, lane, st);
-    unsigned sum = wsum(fold8(w, 8));
+    u64 w[PL];
+    load8(w, gg, PL, lane, st);
+    unsigned sum = wsum(fold8(w, PL));
     if (lane == 0) st_relaxed(st.groups + gg, pack(st.gt, sum));
     return sum;
 }
@@ -227,7 +236,7 @@ __device__ unsigned fill256(unsigned base, unsigned n, u64 words, unsigned lane,
 }
 __device__ unsigned prefix256(unsigned tile, unsigned agg, unsigned lane, St st, u64 *rec) {
     unsigned group = tile / GT, k = tile % GT, sup = group / 32, gpos = group % 32;
-    unsigned lk = k / 8, pk = k % 8;
+    unsigned lk = k / PL, pk = k % PL;
     u64 gw = lane < gpos ? ld_relaxed(st.groups + sup * 32 + lane) : pack(st.gt, 0u);
     bool pok = false; unsigned pval = 0;
     auto load_prefix = [&]() {
@@ -236,9 +245,9 @@ __device__ unsigned prefix256(unsigned tile, unsigned agg, unsigned lane, St st,
         else if (h == -1) { pok = true; pval = 0; }
         else { pok = false; pval = 0; } };
     if (sup > 0 && lane == 31) load_prefix();
-    u64 w[8];
-    load8(w, group, lane < lk ? 8 : (lane == lk ? pk : 0), lane, st);
-    unsigned lsum = fold8(w, 8);
+    u64 w[PL];
+    load8(w, group, lane < lk ? PL : (lane == lk ? pk : 0), lane, st);
+    unsigned lsum = fold8(w, PL);
     unsigned within_group = __shfl_sync(~0u, scan_incl(lsum, lane), lk);
     mark(rec, 3, lane);
     if (k == GT - 1) {
@@ -278,7 +287,7 @@ struct Hdr {
     unsigned claim, pad;
     unsigned ring[16];   // SWARP: groups whose last tile this block reduced, for the group-sum warp
     unsigned head, tail, done, pad2;
-    u64 t_claim;
+    u64 t_claim, t_ask;
     unsigned tile_slot[2], agg_slot[2];
     unsigned totals[32];
     unsigned in_tile[2][32];
@@ -340,6 +349,7 @@ extern "C" __global__ void __cluster_dims__(CL, 1, 1) __launch_bounds__(160 + SW
 scan_prototype(const unsigned *x, unsigned *y, size_t len, unsigned *scratch32, u64 *scratch, unsigned epoch, u64 *tl) {
     extern __shared__ __align__(16) unsigned char smem[];
     Hdr *h = (Hdr *)smem;
+    if (threadIdx.x == 0) g_status_base = scratch;
     unsigned stage0 = (unsigned)__cvta_generic_to_shared(smem + HDR_BYTES);
     cg::cluster_group cluster = cg::this_cluster();
     unsigned rank = cluster.block_rank();
@@ -422,10 +432,11 @@ scan_prototype(const unsigned *x, unsigned *y, size_t len, unsigned *scratch32, 
         auto claim = [&](unsigned buf, unsigned j) -> unsigned {
             if (t == 0) {
                 if (CL == 1) {
+                    u64 t_ask = tl ? now() : 0;
                     unsigned ticket = atomicAdd(scratch32, 1u);
                     if (ticket == units + nclusters - 1) *(volatile unsigned *)scratch32 = 0;
                     h->claim = ticket < units ? ticket : NO_TILE;
-                    if (tl) h->t_claim = now();
+                    if (tl) { h->t_claim = now(); h->t_ask = t_ask; }
                     if (SWARP && ticket >= units) { __threadfence_block(); *(volatile unsigned *)&h->done = 1; }
                 } else if (rank == 0) {
                     unsigned ticket = atomicAdd(scratch32, 1u);
@@ -467,7 +478,11 @@ scan_prototype(const unsigned *x, unsigned *y, size_t len, unsigned *scratch32, 
                     h->tile_slot[buf] = unit;
                   if (CL == 1) {
                     st_relaxed(st.units + unit, pack(st.at, aggregate));
-                    if (tl) { tl[8 * (size_t)unit + 1] = now(); tl[8 * (size_t)unit] = h->t_claim; }
+                    if (tl) {
+                        tl[8 * (size_t)unit + 1] = now();
+                        tl[8 * (size_t)unit] = h->t_claim;
+                        tl[8 * (size_t)unit + 7] = h->t_ask;
+                    }
                     if (SWARP && unit % 32 == 31) {
                         unsigned hd = h->head;
                         while (hd - *(volatile unsigned *)&h->tail >= 16) {}
@@ -555,7 +570,7 @@ x_host = rng.integers(0, 1 << 32, N, dtype=np.uint32)
 expect = np.cumsum(x_host, dtype=np.uint32)
 x = cp.asarray(x_host)
 y = cp.empty_like(x)
-scratch = cp.zeros(1 << 18, dtype=cp.uint64)  # status words and their duplicates
+scratch = cp.zeros(1 << 21, dtype=cp.uint64)  # status words, their duplicates or spread
 total = cp.zeros(1, dtype=cp.uint32)
 carry = cp.zeros(1, dtype=cp.uint32)
 epoch = [0]
@@ -579,7 +594,7 @@ def copy():
 SHIPPED_PER_SM = [int(v) for v in __import__('os').environ.get('PER_SM', '4,5,6').split(',')]
 ROUNDS = int(__import__('os').environ.get('ROUNDS', '3'))
 # (cluster size, 1 = group sums not yet published are computed from the aggregates)
-CONFIGS = [tuple(map(int, (c + ',0,0,0,0,0').split(',')[:6])) for c in sys.argv[2:] if c != 'none'] if len(sys.argv) > 2 else [(1, 0, 0, 0, 0, 0), (1, 0, 0, 0, 0, 1), (2, 0, 0, 0, 0, 0), (4, 0, 0, 0, 0, 0), (8, 0, 0, 0, 0, 0)]
+CONFIGS = [tuple(map(int, (c + ',0,0,0,0,0,0').split(',')[:7])) for c in sys.argv[2:] if c != 'none'] if len(sys.argv) > 2 else [(1, 0, 0, 0, 0, 0, 0), (1, 0, 0, 0, 0, 1, 0), (2, 0, 0, 0, 0, 0, 0), (4, 0, 0, 0, 0, 0, 0), (8, 0, 0, 0, 0, 0, 0)]
 variants = []
 if len(sys.argv) > 1 and sys.argv[1] != '-':
     shipped = cp.RawModule(path=sys.argv[1]).get_function('riptide_scan_inclusive_u32')
@@ -591,11 +606,13 @@ if len(sys.argv) > 1 and sys.argv[1] != '-':
                 shared_mem=shared)
     for per_sm in SHIPPED_PER_SM:
         variants.append((f'shipped kernel ({per_sm}/SM)', lambda per_sm=per_sm: run_shipped(per_sm)))
-for cl, onehop, dup, swarp, lb2, flat in CONFIGS:
+for cl, onehop, dup, swarp, lb2, flat, stride in CONFIGS:
     assert cl == 1 or not (onehop or swarp or lb2 or flat), 'these switches take CL = 1'
+    assert not (dup and stride > 1)
     kern = cp.RawModule(code=SRC, options=('-std=c++17', f'-DCL={cl}', f'-DONEHOP={onehop}', f'-DDUP={dup}',
-                                           f'-DSWARP={swarp}', f'-DLB2={lb2}', f'-DFLAT={flat}')).get_function("scan_prototype")
-    hdr = 16 * ((8 * 2 * cl + 16 + 16 + 8 + 8 + 16 + 64 + 16 + 8 + 128 + 256 + 256 + 15) // 16)
+                                           f'-DSWARP={swarp}', f'-DLB2={lb2}', f'-DFLAT={flat}',
+                                           f'-DSTRIDE={stride or 1}')).get_function("scan_prototype")
+    hdr = 16 * ((8 * 2 * cl + 16 + 16 + 8 + 8 + 16 + 64 + 16 + 16 + 128 + 256 + 256 + 15) // 16)
     for per_sm in [int(v) for v in __import__('os').environ.get('PROTO_PER_SM', '6').split(',')]:
         grid = (per_sm * sms) // cl * cl
 
@@ -603,7 +620,7 @@ for cl, onehop, dup, swarp, lb2, flat in CONFIGS:
             epoch[0] += 1
             kern((grid,), (threads,), (x, y, np.uint64(N), scratch, scratch, np.uint32(epoch[0]), tl_arg[0]),
                  shared_mem=hdr + 2 * 4 * TILE)
-        variants.append((f'cluster {cl}{" one-hop" if onehop else ""}{" dup" if dup else ""}{" S-warp" if swarp else ""}{" two look-back warps" if lb2 else ""}{" groups of 256" if flat else ""} ({per_sm}/SM)', run))
+        variants.append((f'cluster {cl}{" one-hop" if onehop else ""}{" dup" if dup else ""}{" S-warp" if swarp else ""}{" two look-back warps" if lb2 else ""}{f" groups of {32 * (flat if flat > 1 else 8)}" if flat else ""}{f" stride {stride}" if stride > 1 else ""} ({per_sm}/SM)', run))
 
 for label, run in variants:
     print('checking', label, flush=True)
@@ -638,6 +655,7 @@ if __import__('os').environ.get('TIMELINE'):
             v = np.sort(v)
             return f'{v[len(v) // 2] / 1e3:5.2f} / {v[len(v) * 9 // 10] / 1e3:5.2f} / {v[-1] / 1e3:5.2f}'
         print(f'timeline of {label} (µs, median / p90 / max over {units} tiles):')
+        print('  ticket asked → drawn (atomic on the counter)', q(t[:, 0] - t[:, 7]))
         print('  claim → aggregate published (load, reduce)', q(t[:, 1] - t[:, 0]))
         print('  published → look-back starts             ', q(t[:, 2] - t[:, 1]))
         print('  look-back: own group\'s aggregates (E)   ', q(t[:, 3] - t[:, 2]))

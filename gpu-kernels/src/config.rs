@@ -253,7 +253,7 @@ pub const fn scan_tiles(len: usize) -> usize {
 
 /// `u64` words from one scan status word to the next: 16, one word per 128-byte line, so
 /// the tiles that publish at about the same time, and the look-backs polling them, do not
-/// share lines (docs/measurements.md, seventh round: packed words ran 3–4 points of the copy
+/// share lines (docs/measurements.md, seventh round: packed words ran 2–3 points of the copy
 /// bandwidth slower on an H100).
 pub const SCAN_STATUS_STRIDE: usize = 16;
 
