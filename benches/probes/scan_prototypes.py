@@ -13,11 +13,12 @@
 #           aggregates are in, off the look-back warp's path (CL = 1);
 #   LB2     two look-back warps, one per staged tile (CL = 1);
 #   FLAT    groups of 32·FLAT tiles, FLAT per look-back lane (1: 8), instead of 32 (CL = 1);
-#   STRIDE  status words STRIDE words apart (16: one per 128-byte line).
+#   STRIDE  status words STRIDE words apart (16: one per 128-byte line);
+#   BACKOFF nanoseconds a look-back spin sleeps before re-loading (__nanosleep).
 # The shipped kernel's own PTX runs beside them when its path is given. With TIMELINE set,
 # the CL = 1 variants also record %globaltimer at each step of every tile and print the
 # distributions (claim → published → look-back phases → written).
-# Usage: python scan_prototypes.py [riptide_kernels.sm_90.ptx | -] [CL,ONEHOP,DUP,SWARP,LB2,FLAT,STRIDE ...]
+# Usage: python scan_prototypes.py [riptide_kernels.sm_90.ptx | -] [CL,ONEHOP,DUP,SWARP,LB2,FLAT,STRIDE,BACKOFF ...]
 # Environment: PER_SM (the shipped kernel's blocks per SM, default 4,5,6), PROTO_PER_SM
 # (default 6), ROUNDS (default 3), TIMELINE.
 import sys
@@ -65,6 +66,8 @@ __device__ __forceinline__ void st_relaxed(u64 *p, u64 v) {
     st_one(p + DUP_OFF, v);
 #endif
 }
+// BACKOFF: nanoseconds a look-back spin sleeps before re-loading the words still missing.
+__device__ __forceinline__ void backoff() { if (BACKOFF > 0) __nanosleep(BACKOFF); }
 __device__ __forceinline__ unsigned scan_incl(unsigned v, unsigned lane) {
     #pragma unroll
     for (int d = 1; d < 32; d <<= 1) { unsigned o = __shfl_up_sync(~0u, v, d); if (lane >= d) v += o; }
@@ -131,7 +134,7 @@ __device__ unsigned unit_prefix(unsigned unit, unsigned agg, unsigned lane, St s
     if (sup > 0 && lane == 31) load_prefix();
     unsigned within_group = 0, group_sum = 0;
     if (pos > 0) {
-        while (!__all_sync(~0u, has(own, st.at))) { if (!has(own, st.at)) own = own_word(); }
+        while (!__all_sync(~0u, has(own, st.at))) { backoff(); if (!has(own, st.at)) own = own_word(); }
         within_group = __shfl_sync(~0u, scan_incl((unsigned)own, lane), pos - 1);
         if (pos == 31) {
             group_sum = wsum((unsigned)own);
@@ -152,7 +155,7 @@ __device__ unsigned unit_prefix(unsigned unit, unsigned agg, unsigned lane, St s
 #else
     if (gpos > 0) {
 #endif
-        while (!__all_sync(~0u, has(groups, st.gt))) { if (!has(groups, st.gt)) groups = group_word(); }
+        while (!__all_sync(~0u, has(groups, st.gt))) { backoff(); if (!has(groups, st.gt)) groups = group_word(); }
         within_sup = __shfl_sync(~0u, scan_incl((unsigned)groups, lane), gpos - 1);
     }
     mark(rec, 4, lane);
@@ -171,7 +174,7 @@ __device__ unsigned unit_prefix(unsigned unit, unsigned agg, unsigned lane, St s
 #if ONEHOP
             acc += wsum(fill_groups(next * 32, 32, w, lane, st));
 #else
-            while (!__all_sync(~0u, has(w, st.gt))) { if (!has(w, st.gt)) w = ld_relaxed(st.groups + next * 32 + lane); }
+            while (!__all_sync(~0u, has(w, st.gt))) { backoff(); if (!has(w, st.gt)) w = ld_relaxed(st.groups + next * 32 + lane); }
             acc += wsum((unsigned)w);
 #endif
             if (lane == 0) st_relaxed(st.prefixes + next, pack(st.pt, acc));
@@ -594,7 +597,7 @@ def copy():
 SHIPPED_PER_SM = [int(v) for v in __import__('os').environ.get('PER_SM', '4,5,6').split(',')]
 ROUNDS = int(__import__('os').environ.get('ROUNDS', '3'))
 # (cluster size, 1 = group sums not yet published are computed from the aggregates)
-CONFIGS = [tuple(map(int, (c + ',0,0,0,0,0,0').split(',')[:7])) for c in sys.argv[2:] if c != 'none'] if len(sys.argv) > 2 else [(1, 0, 0, 0, 0, 0, 0), (1, 0, 0, 0, 0, 1, 0), (2, 0, 0, 0, 0, 0, 0), (4, 0, 0, 0, 0, 0, 0), (8, 0, 0, 0, 0, 0, 0)]
+CONFIGS = [tuple(map(int, (c + ',0,0,0,0,0,0,0').split(',')[:8])) for c in sys.argv[2:] if c != 'none'] if len(sys.argv) > 2 else [(1, 0, 0, 0, 0, 0, 16, 0), (1, 0, 0, 0, 0, 4, 16, 0), (4, 0, 0, 0, 0, 0, 16, 0), (8, 0, 0, 0, 0, 0, 16, 0)]
 variants = []
 if len(sys.argv) > 1 and sys.argv[1] != '-':
     shipped = cp.RawModule(path=sys.argv[1]).get_function('riptide_scan_inclusive_u32')
@@ -606,12 +609,12 @@ if len(sys.argv) > 1 and sys.argv[1] != '-':
                 shared_mem=shared)
     for per_sm in SHIPPED_PER_SM:
         variants.append((f'shipped kernel ({per_sm}/SM)', lambda per_sm=per_sm: run_shipped(per_sm)))
-for cl, onehop, dup, swarp, lb2, flat, stride in CONFIGS:
+for cl, onehop, dup, swarp, lb2, flat, stride, backoff in CONFIGS:
     assert cl == 1 or not (onehop or swarp or lb2 or flat), 'these switches take CL = 1'
     assert not (dup and stride > 1)
     kern = cp.RawModule(code=SRC, options=('-std=c++17', f'-DCL={cl}', f'-DONEHOP={onehop}', f'-DDUP={dup}',
                                            f'-DSWARP={swarp}', f'-DLB2={lb2}', f'-DFLAT={flat}',
-                                           f'-DSTRIDE={stride or 1}')).get_function("scan_prototype")
+                                           f'-DSTRIDE={stride or 1}', f'-DBACKOFF={backoff}')).get_function("scan_prototype")
     hdr = 16 * ((8 * 2 * cl + 16 + 16 + 8 + 8 + 16 + 64 + 16 + 16 + 128 + 256 + 256 + 15) // 16)
     for per_sm in [int(v) for v in __import__('os').environ.get('PROTO_PER_SM', '6').split(',')]:
         grid = (per_sm * sms) // cl * cl
@@ -620,7 +623,7 @@ for cl, onehop, dup, swarp, lb2, flat, stride in CONFIGS:
             epoch[0] += 1
             kern((grid,), (threads,), (x, y, np.uint64(N), scratch, scratch, np.uint32(epoch[0]), tl_arg[0]),
                  shared_mem=hdr + 2 * 4 * TILE)
-        variants.append((f'cluster {cl}{" one-hop" if onehop else ""}{" dup" if dup else ""}{" S-warp" if swarp else ""}{" two look-back warps" if lb2 else ""}{f" groups of {32 * (flat if flat > 1 else 8)}" if flat else ""}{f" stride {stride}" if stride > 1 else ""} ({per_sm}/SM)', run))
+        variants.append((f'cluster {cl}{" one-hop" if onehop else ""}{" dup" if dup else ""}{" S-warp" if swarp else ""}{" two look-back warps" if lb2 else ""}{f" groups of {32 * (flat if flat > 1 else 8)}" if flat else ""}{f" stride {stride}" if stride > 1 else ""}{f" backoff {backoff} ns" if backoff else ""} ({per_sm}/SM)', run))
 
 for label, run in variants:
     print('checking', label, flush=True)
