@@ -8,8 +8,12 @@ mod common;
 #[path = "kernels_support/mod.rs"]
 mod support;
 
-use gpu_kernels::config::HISTOGRAM_PRIVATE_MAX_BINS;
+use gpu_kernels::config::{
+    HISTOGRAM_BLOCK, HISTOGRAM_BLOCKS_PER_SM, HISTOGRAM_PRIVATE_MAX_BINS, histogram_shared_bytes,
+};
+use gpu_kernels::entries;
 use proptest::prelude::*;
+use riptide::host::graph::record_launch;
 use riptide::host::kernels::{self, StencilBlock};
 use riptide::host::{Device, Result, Stream};
 
@@ -469,6 +473,44 @@ device_tests! {    fn prop_histogram_u32_exact_counts_added(dev: &Device) -> Res
             stencil_cases(),
             |c| stencil_split_case(dev, &s, c),
         );
+        Ok(())
+    }
+
+    fn histogram_launchers_launch_one_wave_grids(dev: &Device) -> Result<()> {
+        // What the launchers queue, recorded instead of run: one block per 16384 values up
+        // to one full wave of the blocks an SM holds with the bins' shared memory (at most
+        // HISTOGRAM_BLOCKS_PER_SM); a second, partial wave would run alone on its SMs.
+        let sms = dev.info().multiprocessors.max(1);
+        for bins in [256, HISTOGRAM_PRIVATE_MAX_BINS as usize] {
+            let shared = histogram_shared_bytes(bins as u32);
+            let mut counts = dev.alloc::<u32>(bins, "counts")?;
+            for len in [1, 2 * 16384 + 1, 1 << 24] {
+                let (vu, vf) = (dev.alloc::<u32>(len, "values")?, dev.alloc::<f32>(len, "values")?);
+                let c = &mut counts;
+                let launches = [
+                    (
+                        entries::HISTOGRAM_U32,
+                        record_launch(dev, |s| kernels::histogram_u32(s, &vu, 0, 1, &mut *c))?,
+                    ),
+                    (
+                        entries::HISTOGRAM_F32,
+                        record_launch(dev, |s| kernels::histogram_f32(s, &vf, 0.0, 1.0, &mut *c))?,
+                    ),
+                ];
+                for (entry, launch) in launches {
+                    assert_eq!(launch.kernel().name(), entry);
+                    let per_sm = dev
+                        .resident_blocks_per_sm(entry, HISTOGRAM_BLOCK, shared)?
+                        .map_or(HISTOGRAM_BLOCKS_PER_SM, |r| r.clamp(1, HISTOGRAM_BLOCKS_PER_SM));
+                    let want = (len.div_ceil(16384) as u32).clamp(1, per_sm * sms);
+                    let config = launch.config();
+                    let grid = config.grid;
+                    let what = format!("{entry}, {bins} bins, {len} values");
+                    assert_eq!((grid.x, grid.y, grid.z), (want, 1, 1), "{what}");
+                    assert_eq!(config.shared_bytes, shared, "{what}");
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ use gpu_kernels::config::{
 };
 use gpu_kernels::entries;
 use proptest::prelude::*;
+use riptide::host::graph::record_launch;
 use riptide::host::kernels::{self, ReduceScratch};
 use riptide::host::{Device, Error, Result, Stream};
 use riptide_reference::bounds::{dot_bound, sum_bound};
@@ -408,6 +409,48 @@ device_tests! {
             let three = kernels::reduction_grid(dev, entry, 2 * 16384 + 1)?;
             assert_eq!(three, 3.min(full), "{entry}");
             assert_eq!(kernels::reduction_grid(dev, entry, 0)?, 1, "{entry}");
+        }
+        Ok(())
+    }
+
+    fn reduction_launchers_launch_one_wave_grids(dev: &Device) -> Result<()> {
+        // What each launcher actually queues, recorded instead of run: one block per 16384
+        // elements up to one full wave of the blocks an SM holds (at most
+        // REDUCE_BLOCKS_PER_SM), the shape the f32 depth bounds assume.
+        let sms = dev.info().multiprocessors.max(1);
+        let mut scratch = ReduceScratch::new(&dev.stream()?)?;
+        for len in [1, 2 * 16384 + 1, 1 << 24] {
+            let (xf, yf) = (dev.alloc::<f32>(len, "x")?, dev.alloc::<f32>(len, "y")?);
+            let (xu, xi) = (dev.alloc::<u32>(len, "x")?, dev.alloc::<i32>(len, "x")?);
+            let mut of = dev.alloc::<f32>(1, "out")?;
+            let (mut ou, mut oi) = (dev.alloc::<u32>(1, "out")?, dev.alloc::<i32>(1, "out")?);
+            let (mut wu, mut wi) = (dev.alloc::<u64>(1, "out")?, dev.alloc::<i64>(1, "out")?);
+            let sc = &mut scratch;
+            let launches = [
+                (entries::SUM_F32, record_launch(dev, |s| kernels::sum(s, &xf, &mut of, sc))?),
+                (entries::MIN_F32, record_launch(dev, |s| kernels::min(s, &xf, &mut of, sc))?),
+                (entries::MAX_F32, record_launch(dev, |s| kernels::max(s, &xf, &mut of, sc))?),
+                (
+                    entries::DOT_F32,
+                    record_launch(dev, |s| kernels::dot(s, &xf, &yf, &mut of, sc))?,
+                ),
+                (entries::SUM_U32, record_launch(dev, |s| kernels::sum(s, &xu, &mut wu, sc))?),
+                (entries::SUM_I32, record_launch(dev, |s| kernels::sum(s, &xi, &mut wi, sc))?),
+                (entries::MIN_U32, record_launch(dev, |s| kernels::min(s, &xu, &mut ou, sc))?),
+                (entries::MAX_U32, record_launch(dev, |s| kernels::max(s, &xu, &mut ou, sc))?),
+                (entries::MIN_I32, record_launch(dev, |s| kernels::min(s, &xi, &mut oi, sc))?),
+                (entries::MAX_I32, record_launch(dev, |s| kernels::max(s, &xi, &mut oi, sc))?),
+            ];
+            for (entry, launch) in launches {
+                assert_eq!(launch.kernel().name(), entry);
+                let per_sm = dev
+                    .resident_blocks_per_sm(entry, REDUCE_BLOCK, REDUCE_SHARED_BYTES)?
+                    .map_or(REDUCE_BLOCKS_PER_SM, |r| r.clamp(1, REDUCE_BLOCKS_PER_SM));
+                let wave = per_sm * sms;
+                let want = (len.div_ceil(16384) as u32).clamp(1, wave);
+                let grid = launch.config().grid;
+                assert_eq!((grid.x, grid.y, grid.z), (want, 1, 1), "{entry}, {len} elements");
+            }
         }
         Ok(())
     }
