@@ -110,6 +110,34 @@ __device__ unsigned fill_groups(unsigned base, unsigned n, u64 words, unsigned l
     return lane < n ? v : 0u;
 }
 
+// Lane `lane`'s view of super-group `sup - 32 + lane`'s prefix word; super-group -1 is the
+// carry (0 here), earlier ones are never published.
+struct PrefixWord { bool ok = false; unsigned value = 0; };
+__device__ __forceinline__ PrefixWord load_prefix(unsigned sup, unsigned lane, St st) {
+    int h = (int)sup - 32 + (int)lane;
+    if (h >= 0) { u64 w = ld_relaxed(st.prefixes + h); return {has(w, st.pt), (unsigned)w}; }
+    return {h == -1, 0u};
+}
+
+// H_{sup-1}: the newest published prefix among the 32 super-groups before `sup` (lane 31's
+// `pw` already holds H_{sup-1}'s word), spinning until one is, then the super-group sums
+// `ss(next)` after it folded on in order, each prefix published on the way.
+template <typename SuperSum>
+__device__ unsigned prefix_before(unsigned sup, unsigned lane, St st, PrefixWord pw, SuperSum ss) {
+    if (sup == 0) return 0;
+    unsigned acc, next;
+    for (;;) {
+        unsigned found = __ballot_sync(~0u, pw.ok);
+        if (found) { unsigned l = 31 - __clz(found); acc = __shfl_sync(~0u, pw.value, l); next = sup + l + 1 - 32; break; }
+        pw = load_prefix(sup, lane, st);
+    }
+    for (; next < sup; ++next) {
+        acc += ss(next);
+        if (lane == 0) st_relaxed(st.prefixes + next, pack(st.pt, acc));
+    }
+    return acc;
+}
+
 __device__ __forceinline__ u64 now() { u64 t; asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)); return t; }
 // TIMELINE: per tile, globaltimer at claim (and, in word 7, when the ticket was asked for), aggregate published, look-back start, own
 // group's aggregates seen (E), group sums seen (F), prefix known, tile written.
@@ -125,13 +153,8 @@ __device__ unsigned unit_prefix(unsigned unit, unsigned agg, unsigned lane, St s
         if (lane < gpos) return ld_relaxed(st.groups + sup * 32 + lane);
         return pack(st.gt, 0u); };
     u64 own = own_word(), groups = group_word();
-    bool pok = false; unsigned pval = 0;
-    auto load_prefix = [&]() {
-        int h = (int)sup - 32 + (int)lane;
-        if (h >= 0) { u64 w = ld_relaxed(st.prefixes + h); pok = has(w, st.pt); pval = (unsigned)w; }
-        else if (h == -1) { pok = true; pval = 0; }
-        else { pok = false; pval = 0; } };
-    if (sup > 0 && lane == 31) load_prefix();
+    PrefixWord pw;
+    if (sup > 0 && lane == 31) pw = load_prefix(sup, lane, st);
     unsigned within_group = 0, group_sum = 0;
     if (pos > 0) {
         while (!__all_sync(~0u, has(own, st.at))) { backoff(); if (!has(own, st.at)) own = own_word(); }
@@ -161,27 +184,15 @@ __device__ unsigned unit_prefix(unsigned unit, unsigned agg, unsigned lane, St s
     mark(rec, 4, lane);
     bool ends_sup = pos == 31 && gpos == 31;
     unsigned sup_sum = ends_sup ? wsum(lane == 31 ? group_sum : (unsigned)groups) : 0u;
-    unsigned before = 0;
-    if (sup > 0) {
-        unsigned acc, next;
-        for (;;) {
-            unsigned found = __ballot_sync(~0u, pok);
-            if (found) { unsigned l = 31 - __clz(found); acc = __shfl_sync(~0u, pval, l); next = sup + l + 1 - 32; break; }
-            load_prefix();
-        }
-        while (next < sup) {
-            u64 w = ld_relaxed(st.groups + next * 32 + lane);
+    unsigned before = prefix_before(sup, lane, st, pw, [&](unsigned next) {
+        u64 w = ld_relaxed(st.groups + next * 32 + lane);
 #if ONEHOP
-            acc += wsum(fill_groups(next * 32, 32, w, lane, st));
+        return wsum(fill_groups(next * 32, 32, w, lane, st));
 #else
-            while (!__all_sync(~0u, has(w, st.gt))) { backoff(); if (!has(w, st.gt)) w = ld_relaxed(st.groups + next * 32 + lane); }
-            acc += wsum((unsigned)w);
+        while (!__all_sync(~0u, has(w, st.gt))) { backoff(); if (!has(w, st.gt)) w = ld_relaxed(st.groups + next * 32 + lane); }
+        return wsum((unsigned)w);
 #endif
-            if (lane == 0) st_relaxed(st.prefixes + next, pack(st.pt, acc));
-            next++;
-        }
-        before = acc;
-    }
+    });
     if (ends_sup && lane == 0) st_relaxed(st.prefixes + sup, pack(st.pt, before + sup_sum));
     return before + within_sup + within_group;
 }
@@ -241,13 +252,8 @@ __device__ unsigned prefix256(unsigned tile, unsigned agg, unsigned lane, St st,
     unsigned group = tile / GT, k = tile % GT, sup = group / 32, gpos = group % 32;
     unsigned lk = k / PL, pk = k % PL;
     u64 gw = lane < gpos ? ld_relaxed(st.groups + sup * 32 + lane) : pack(st.gt, 0u);
-    bool pok = false; unsigned pval = 0;
-    auto load_prefix = [&]() {
-        int h = (int)sup - 32 + (int)lane;
-        if (h >= 0) { u64 w = ld_relaxed(st.prefixes + h); pok = has(w, st.pt); pval = (unsigned)w; }
-        else if (h == -1) { pok = true; pval = 0; }
-        else { pok = false; pval = 0; } };
-    if (sup > 0 && lane == 31) load_prefix();
+    PrefixWord pw;
+    if (sup > 0 && lane == 31) pw = load_prefix(sup, lane, st);
     u64 w[PL];
     load8(w, group, lane < lk ? PL : (lane == lk ? pk : 0), lane, st);
     unsigned lsum = fold8(w, PL);
@@ -263,21 +269,9 @@ __device__ unsigned prefix256(unsigned tile, unsigned agg, unsigned lane, St st,
     mark(rec, 4, lane);
     bool ends_sup = k == GT - 1 && gpos == 31;
     unsigned sup_sum = ends_sup ? wsum(lane == 31 ? (unsigned)gw : gvals) : 0u;
-    unsigned before = 0;
-    if (sup > 0) {
-        unsigned acc, next;
-        for (;;) {
-            unsigned found = __ballot_sync(~0u, pok);
-            if (found) { unsigned l = 31 - __clz(found); acc = __shfl_sync(~0u, pval, l); next = sup + l + 1 - 32; break; }
-            load_prefix();
-        }
-        while (next < sup) {
-            acc += wsum(fill256(next * 32, 32, ld_relaxed(st.groups + next * 32 + lane), lane, st));
-            if (lane == 0) st_relaxed(st.prefixes + next, pack(st.pt, acc));
-            next++;
-        }
-        before = acc;
-    }
+    unsigned before = prefix_before(sup, lane, st, pw, [&](unsigned next) {
+        return wsum(fill256(next * 32, 32, ld_relaxed(st.groups + next * 32 + lane), lane, st));
+    });
     if (ends_sup && lane == 0) st_relaxed(st.prefixes + sup, pack(st.pt, before + sup_sum));
     return before + within_sup + within_group;
 }
