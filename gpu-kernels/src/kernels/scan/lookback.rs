@@ -31,7 +31,7 @@
 //! another is inside these words. A prefix word may be written by several blocks, always
 //! with the same bits. Spins re-load only the words not yet published.
 
-use crate::config::SCAN_STATUS_STRIDE;
+use crate::config::{SCAN_GROUP_TILES, SCAN_STATUS_STRIDE};
 use crate::device::atomic::{load_relaxed_u64, store_relaxed_u64};
 use crate::device::warp::{all, ballot, shfl_idx_u32};
 
@@ -84,7 +84,7 @@ impl Status {
         carry: *const u32,
         epoch: u32,
     ) -> Status {
-        let groups = tiles.div_ceil(32);
+        let groups = tiles.div_ceil(SCAN_GROUP_TILES);
         // SAFETY: the three regions lie inside the scratch (caller).
         unsafe {
             Status {
